@@ -1,0 +1,52 @@
+"""What every event payload shares: its wire name, its schema version, who caused it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Identifier = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", min_length=1, max_length=63)
+]
+"""A slug usable as a NATS subject token: lower case, digits, ``-`` and ``_``."""
+
+
+class ActorKind(StrEnum):
+    """Who acted: recorded on every event so the history says who did what (004)."""
+
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    SERVICE = "service"
+    SYSTEM = "system"
+
+
+class Actor(BaseModel):
+    """The principal behind an event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: ActorKind
+    id: ShortText
+    name: ShortText | None = None
+
+
+class EventPayload(BaseModel):
+    """Base of every event's ``data``.
+
+    ``event_name`` is the short name used in subjects and in policy routing rules
+    (``ticket.opened``); ``schema_version`` goes up when the payload's shape changes, and
+    consumers upcast older versions rather than history being rewritten.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_name: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+    meaning: ClassVar[str]
+
+    actor: Actor = Field(description="Who caused the event.")
