@@ -61,6 +61,9 @@ def parse_policy(text: str, *, origin: str = "<policy>") -> SupportPolicy:
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False):
+            if not error["loc"]:  # cross-reference checks: lines that carry their own paths
+                problems += _reason(error).splitlines()
+                continue
             where = _where(tuple(error["loc"]))
             problems.append(f"{where}: {_reason(error)}")
         raise PolicyFileError(origin, problems) from None

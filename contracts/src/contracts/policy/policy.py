@@ -152,7 +152,8 @@ class SupportPolicy(_Spec):
         for g in self.notifications.supervisors:
             need("group", g, groups, "notifications.supervisors")
         if problems:
-            raise ValueError("; ".join(problems))
+            # One line per problem, each starting with its own field path (see loading.py).
+            raise ValueError("\n".join(problems))
         return self
 
     def _targets(self) -> list[tuple[str, Target]]:

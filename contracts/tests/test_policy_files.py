@@ -1,0 +1,171 @@
+"""A support manager edits policy files by hand: mistakes must say where and why."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import timedelta
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from contracts.policy import PolicyFileError, load_policies, load_policy, parse_policy, parse_span
+from contracts.policy.cli import main as policy_check
+
+REPO = Path(__file__).resolve().parents[2]
+POLICIES = REPO / "policies"
+
+MINIMAL = """
+id: acme
+name: Acme support
+vendor: Acme
+case_prefix: ACM
+calendars:
+  office:
+    time_zone: America/Bogota
+    hours:
+      mon-fri: ["08:00-17:00"]
+business_calendar: office
+priorities:
+  - id: high
+    name: High
+    targets:
+      resolution: {within: 8h}
+ticket_types:
+  - {id: support, name: Support}
+"""
+
+
+def broken(old: str, new: str) -> str:
+    assert old in MINIMAL
+    return MINIMAL.replace(old, new)
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(PolicyFileError) as caught:
+        parse_policy(text, origin="acme.yaml")
+    assert str(caught.value).startswith("acme.yaml: ")
+    return caught.value.problems
+
+
+def test_the_minimal_policy_loads() -> None:
+    policy = parse_policy(MINIMAL)
+    assert policy.priority("high").targets["resolution"].within.fixed == timedelta(hours=8)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "reason"),
+    [
+        ("within: 8h", "within: 8x", "priorities[0].targets.resolution.within", "not a duration"),
+        ("America/Bogota", "America/Bogata", "calendars.office.time_zone", "IANA time zone"),
+        ('"08:00-17:00"', '"17:00-08:00"', "calendars.office.hours.mon-fri[0]", "ends before"),
+        ('"08:00-17:00"', '"08:00-25:00"', "calendars.office.hours.mon-fri[0]", "impossible"),
+        ("mon-fri:", "monday-fri:", "calendars.office.hours", "not a weekday"),
+        ("business_calendar: office", "business_calendar: oficina", "business_calendar",
+         "unknown calendar 'oficina'"),
+        ("case_prefix: ACM", "case_prefx: ACM", "case_prefx", "not a known setting"),
+        ("case_prefix: ACM", "", "case_prefix", "required"),
+        ("within: 8h", "within: 3d", "priorities[0].targets.resolution", "'3bd'"),
+        ("within: 8h}", "within: 3bd, clock: calendar}", "priorities[0].targets.resolution",
+         "business clock"),
+    ],
+)
+def test_a_broken_file_names_the_field_and_the_reason(
+    old: str, new: str, where: str, reason: str
+) -> None:
+    problems = problems_of(broken(old, new))
+    assert any(p.startswith(f"{where}: ") and reason in p for p in problems), problems
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    text = broken("within: 8h", "within: soon").replace("America/Bogota", "Mars/Olympus")
+    assert len(problems_of(text)) == 2
+
+
+def test_invalid_yaml_says_line_and_column() -> None:
+    (problem,) = problems_of(MINIMAL.replace("ticket_types:", "ticket_types: [oops"))
+    assert problem.startswith("line ") and "not valid YAML" in problem
+
+
+def test_unknown_events_and_groups_in_routing_are_refused() -> None:
+    text = MINIMAL + textwrap.dedent(
+        """
+        notifications:
+          supervisors: [nobody]
+          routes:
+            - {events: [ticket.exploded], notify: [customer], via: [email]}
+        """
+    )
+    problems = problems_of(text)
+    assert any("unknown event 'ticket.exploded'" in p for p in problems)
+
+
+def test_escalation_levels_must_be_consecutive_and_timed() -> None:
+    text = MINIMAL + textwrap.dedent(
+        """
+        escalation:
+          levels:
+            - {level: 1, name: Help desk}
+            - {level: 3, name: Specialists, after: {within: 4h}}
+        """
+    )
+    assert any("numbered 1, 2, 3" in p for p in problems_of(text))
+
+
+def test_unknown_holiday_country_is_refused() -> None:
+    text = MINIMAL.replace('      mon-fri: ["08:00-17:00"]', '      mon-fri: ["08:00-17:00"]\n'
+                           "    holidays: {country: XX}")
+    assert any("no official holidays are known for country 'XX'" in p for p in problems_of(text))
+
+
+def test_a_folder_reports_every_broken_file_and_duplicate_ids(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(MINIMAL)
+    (tmp_path / "b.yaml").write_text(MINIMAL)
+    (tmp_path / "c.yaml").write_text(broken("within: 8h", "within: never"))
+    with pytest.raises(PolicyFileError) as caught:
+        load_policies(tmp_path)
+    problems = caught.value.problems
+    assert any("b.yaml: id 'acme' is already used" in p for p in problems)
+    assert any("c.yaml: priorities[0].targets.resolution.within" in p for p in problems)
+
+
+def test_the_check_command_prints_errors_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(broken("within: 8h", "within: 8x"))
+    assert policy_check([str(bad), str(POLICIES / "000-bitam.yaml")]) == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "bad.yaml" in err and "is not a duration" in err
+    assert "000-bitam.yaml: ok" in out
+
+
+def test_a_missing_file_is_reported_plainly(tmp_path: Path) -> None:
+    with pytest.raises(PolicyFileError, match="cannot be read"):
+        load_policy(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("file", sorted(POLICIES.glob("*.yaml")), ids=lambda p: p.name)
+def test_example_policies_validate_against_the_published_json_schema(file: Path) -> None:
+    # Editors use the published schema for completion and linting: it must accept them.
+    schema = json.loads((REPO / "contracts/schema/support-policy.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(
+        json.loads(json.dumps(yaml.safe_load(file.read_text()), default=str))
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("15m", timedelta(minutes=15)), ("1h30m", timedelta(minutes=90)),
+     ("9.5h", timedelta(hours=9, minutes=30)), ("7d", timedelta(days=7))],
+)
+def test_durations_read_as_written(text: str, expected: timedelta) -> None:
+    assert parse_span(text).fixed == expected
+
+
+def test_business_days_take_their_length_from_the_calendar() -> None:
+    assert parse_span("10bd").resolve(timedelta(hours=9.5)) == timedelta(hours=95)
+    with pytest.raises(ValueError, match="longer than zero"):
+        parse_span("0m")
