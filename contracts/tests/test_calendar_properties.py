@@ -23,9 +23,10 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
-from contracts.calendar import BusinessCalendar, NaiveDatetimeError
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+
+from contracts.calendar import BusinessCalendar, NaiveDatetimeError
 
 ZONES = [
     "UTC",

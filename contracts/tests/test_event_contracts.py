@@ -84,9 +84,7 @@ def test_every_escalation_carries_an_etr() -> None:
 
 def test_naive_times_are_refused_on_the_wire() -> None:
     with pytest.raises(ValidationError):
-        Escalated(
-            actor=AGENT, from_level=1, to_level=2, reason="x", etr=datetime(2026, 11, 24, 18)
-        )
+        Escalated(actor=AGENT, from_level=1, to_level=2, reason="x", etr=datetime(2026, 11, 24, 18))
 
 
 def test_subjects_carry_tenant_ticket_and_event() -> None:
@@ -107,12 +105,29 @@ def test_unknown_types_and_future_schema_versions_are_refused_not_guessed() -> N
 
 def test_every_event_named_in_the_domain_has_a_contract() -> None:
     expected_ticket = {
-        "opened", "classified", "assigned", "in_progress", "agent_replied", "customer_replied",
-        "awaiting_customer", "contact_attempted", "etr_updated", "escalated", "resolved",
-        "reopened", "closed", "note_added", "feature_request_reviewed",
+        "opened",
+        "classified",
+        "assigned",
+        "in_progress",
+        "agent_replied",
+        "customer_replied",
+        "awaiting_customer",
+        "contact_attempted",
+        "etr_updated",
+        "escalated",
+        "resolved",
+        "reopened",
+        "closed",
+        "note_added",
+        "feature_request_reviewed",
     }
     expected_sla = {
-        "clock_started", "clock_paused", "clock_resumed", "warning", "breached", "met",
+        "clock_started",
+        "clock_paused",
+        "clock_resumed",
+        "warning",
+        "breached",
+        "met",
         "abandonment_warning",
     }
     assert {n.removeprefix("ticket.") for n in EVENTS if n.startswith("ticket.")} == expected_ticket

@@ -63,13 +63,21 @@ def test_the_minimal_policy_loads() -> None:
         ('"08:00-17:00"', '"17:00-08:00"', "calendars.office.hours.mon-fri[0]", "ends before"),
         ('"08:00-17:00"', '"08:00-25:00"', "calendars.office.hours.mon-fri[0]", "impossible"),
         ("mon-fri:", "monday-fri:", "calendars.office.hours", "not a weekday"),
-        ("business_calendar: office", "business_calendar: oficina", "business_calendar",
-         "unknown calendar 'oficina'"),
+        (
+            "business_calendar: office",
+            "business_calendar: oficina",
+            "business_calendar",
+            "unknown calendar 'oficina'",
+        ),
         ("case_prefix: ACM", "case_prefx: ACM", "case_prefx", "not a known setting"),
         ("case_prefix: ACM", "", "case_prefix", "required"),
         ("within: 8h", "within: 3d", "priorities[0].targets.resolution", "'3bd'"),
-        ("within: 8h}", "within: 3bd, clock: calendar}", "priorities[0].targets.resolution",
-         "business clock"),
+        (
+            "within: 8h}",
+            "within: 3bd, clock: calendar}",
+            "priorities[0].targets.resolution",
+            "business clock",
+        ),
     ],
 )
 def test_a_broken_file_names_the_field_and_the_reason(
@@ -115,8 +123,10 @@ def test_escalation_levels_must_be_consecutive_and_timed() -> None:
 
 
 def test_unknown_holiday_country_is_refused() -> None:
-    text = MINIMAL.replace('      mon-fri: ["08:00-17:00"]', '      mon-fri: ["08:00-17:00"]\n'
-                           "    holidays: {country: XX}")
+    text = MINIMAL.replace(
+        '      mon-fri: ["08:00-17:00"]',
+        '      mon-fri: ["08:00-17:00"]\n    holidays: {country: XX}',
+    )
     assert any("no official holidays are known for country 'XX'" in p for p in problems_of(text))
 
 
@@ -158,8 +168,12 @@ def test_example_policies_validate_against_the_published_json_schema(file: Path)
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("15m", timedelta(minutes=15)), ("1h30m", timedelta(minutes=90)),
-     ("9.5h", timedelta(hours=9, minutes=30)), ("7d", timedelta(days=7))],
+    [
+        ("15m", timedelta(minutes=15)),
+        ("1h30m", timedelta(minutes=90)),
+        ("9.5h", timedelta(hours=9, minutes=30)),
+        ("7d", timedelta(days=7)),
+    ],
 )
 def test_durations_read_as_written(text: str, expected: timedelta) -> None:
     assert parse_span(text).fixed == expected
@@ -169,3 +183,12 @@ def test_business_days_take_their_length_from_the_calendar() -> None:
     assert parse_span("10bd").resolve(timedelta(hours=9.5)) == timedelta(hours=95)
     with pytest.raises(ValueError, match="longer than zero"):
         parse_span("0m")
+
+
+def test_the_readme_example_policy_is_valid() -> None:
+    # The README teaches the format; its example must stay a working policy.
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    example = readme.split("A short policy, annotated:\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    policy = parse_policy(example, origin="README.md")
+    assert policy.ticket_type("nueva-funcionalidad").sla_exempt
+    assert policy.business_day("office") == timedelta(hours=10.5)

@@ -83,7 +83,9 @@ class TestBitam000:
     def test_support_hours_per_country_are_derived_from_time_zones(
         self, bitam: SupportPolicy
     ) -> None:
-        table = {row["country"]: row["hours"] for row in bitam.support_hours_table(date(2026, 11, 23))}
+        table = {
+            row["country"]: row["hours"] for row in bitam.support_hours_table(date(2026, 11, 23))
+        }
         assert table["México"]["mon"] == ["08:30-18:00"]
         assert table["Colombia"]["mon"] == ["09:30-19:00"]
         assert table["Argentina"]["fri"] == ["11:30-21:00"]
@@ -110,7 +112,9 @@ class TestIkhodi001:
         sunday = datetime(2026, 11, 22, 2, tzinfo=GUATEMALA)
         due = ikhodi.deadline(FIRST, priority="p1", ticket_type="problemas-basicos", start=sunday)
         assert due == datetime(2026, 11, 22, 2, 15, tzinfo=GUATEMALA)
-        fix = ikhodi.deadline(RESOLUTION, priority="p1", ticket_type="problemas-basicos", start=sunday)
+        fix = ikhodi.deadline(
+            RESOLUTION, priority="p1", ticket_type="problemas-basicos", start=sunday
+        )
         assert fix == datetime(2026, 11, 22, 6, tzinfo=GUATEMALA)
 
     def test_p3_registered_sunday_0200_waits_for_mondays_opening(
@@ -124,7 +128,9 @@ class TestIkhodi001:
         self, ikhodi: SupportPolicy
     ) -> None:
         monday = datetime(2026, 11, 23, 8, tzinfo=GUATEMALA)
-        due = ikhodi.deadline(RESOLUTION, priority="p4", ticket_type="problemas-basicos", start=monday)
+        due = ikhodi.deadline(
+            RESOLUTION, priority="p4", ticket_type="problemas-basicos", start=monday
+        )
         assert due == datetime(2026, 11, 25, 17, tzinfo=GUATEMALA)
 
     def test_only_p1_counts_calendar_time(self, ikhodi: SupportPolicy) -> None:
@@ -184,8 +190,10 @@ class TestItac003:
 
     @pytest.mark.parametrize(
         ("modality", "expected"),
-        [("24x7", datetime(2026, 11, 27, 20, tzinfo=BOGOTA)),
-         ("8x5", datetime(2026, 11, 30, 10, tzinfo=BOGOTA))],
+        [
+            ("24x7", datetime(2026, 11, 27, 20, tzinfo=BOGOTA)),
+            ("8x5", datetime(2026, 11, 30, 10, tzinfo=BOGOTA)),
+        ],
     )
     def test_important_ticket_friday_1600_is_answered_by_the_contracted_modality(
         self, itac: SupportPolicy, modality: str, expected: datetime
@@ -208,7 +216,10 @@ class TestItac003:
         self, itac: SupportPolicy
     ) -> None:
         friday = datetime(2026, 11, 27, 17, tzinfo=BOGOTA)
-        assert itac.deadline(RESOLUTION, priority="normal", ticket_type="incidente", start=friday) is None
+        assert (
+            itac.deadline(RESOLUTION, priority="normal", ticket_type="incidente", start=friday)
+            is None
+        )
 
     def test_environment_versions_and_contacts_are_required(self, itac: SupportPolicy) -> None:
         assert itac.required_fields_for("incidente") == [
@@ -253,9 +264,14 @@ class TestBtw004:
 
     @pytest.mark.parametrize(
         ("subcategory", "priority"),
-        [("error-500-dian", "p1"), ("error-firma-digital", "p1"), ("error-xml", "p2"),
-         ("error-credenciales", "p2"), ("modificaciones-formato", "p3"),
-         ("capacitacion-plataforma", "implementacion")],
+        [
+            ("error-500-dian", "p1"),
+            ("error-firma-digital", "p1"),
+            ("error-xml", "p2"),
+            ("error-credenciales", "p2"),
+            ("modificaciones-formato", "p3"),
+            ("capacitacion-plataforma", "implementacion"),
+        ],
     )
     def test_the_subcategory_sets_the_priority(
         self, btw: SupportPolicy, subcategory: str, priority: str
@@ -265,7 +281,11 @@ class TestBtw004:
     def test_intake_asks_for_nit_contact_and_evidence(self, btw: SupportPolicy) -> None:
         required = btw.required_fields_for("soporte")
         assert required == [
-            "nit", "nombre-contacto", "correo-contacto", "telefono-contacto", "evidencia"
+            "nit",
+            "nombre-contacto",
+            "correo-contacto",
+            "telefono-contacto",
+            "evidencia",
         ]
         assert set(btw.ticket_type("soporte").optional_fields) == {"numero-legal", "archivo-xml"}
 

@@ -22,14 +22,15 @@ How it stays correct across daylight-saving changes
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 __all__ = ["BusinessCalendar", "NaiveDatetimeError", "Window"]
 
-UTC = timezone.utc
+UTC = UTC
 Window = tuple[time, time]
 """An opening window in local wall time, ``(start, end)``; an ``end`` of ``00:00`` means 24:00."""
 
@@ -89,7 +90,7 @@ def _window_micros(windows: Iterable[Window], label: str) -> tuple[tuple[int, in
             raise ValueError(f"{label}: window {start:%H:%M}-{end:%H:%M} ends before it starts")
         spans.append((lo, hi))
     spans.sort()
-    for (_, prev_end), (next_start, _) in zip(spans, spans[1:], strict=False):
+    for (_, prev_end), (next_start, _) in itertools.pairwise(spans):
         if next_start < prev_end:
             raise ValueError(f"{label}: opening windows overlap")
     return tuple(spans)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
+from datetime import UTC, datetime
 
 from contracts.policy.loading import PolicyFileError, load_policy
 
@@ -22,10 +22,12 @@ def main(argv: list[str] | None = None) -> int:
             print(exc, file=sys.stderr)
             failed += 1
             continue
-        print(f"{name}: ok ({policy.id}: {len(policy.priorities)} priorities, "
-              f"{len(policy.ticket_types)} ticket types)")
+        print(
+            f"{name}: ok ({policy.id}: {len(policy.priorities)} priorities, "
+            f"{len(policy.ticket_types)} ticket types)"
+        )
         if args.hours:
-            for row in policy.support_hours_table(date.today()):
+            for row in policy.support_hours_table(datetime.now(UTC).date()):
                 hours = "; ".join(f"{d} {', '.join(w)}" for d, w in row["hours"].items())
                 print(f"  {row['country']:<12} {hours}")
     return 1 if failed else 0

@@ -29,7 +29,14 @@ from pydantic import (
 
 from contracts.events.envelope import EVENTS
 from contracts.policy.durations import Duration
-from contracts.vocabulary import Audience, ClockKind, ClockStart, DeliveryChannel, Metric, TicketState
+from contracts.vocabulary import (
+    Audience,
+    ClockKind,
+    ClockStart,
+    DeliveryChannel,
+    Metric,
+    TicketState,
+)
 
 Identifier = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", min_length=1, max_length=63)

@@ -1,0 +1,41 @@
+# The two commands of the README are `make run` and `make test`; each sets itself up
+# (installs uv if missing, syncs the locked workspace) so a fresh clone needs nothing else.
+SHELL := /bin/bash
+UV := $(shell scripts/ensure-uv)
+RUN := $(UV) run --locked
+POLICIES ?= policies
+
+.PHONY: help sync run test lint format contracts policy-check bench-calendar clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+sync:  ## install every package of the workspace, editable, at the locked versions
+	@$(UV) sync --locked --quiet
+
+run: sync  ## run the system (today: check the policies and show their support hours)
+	@$(RUN) policy-check --hours $(POLICIES)/*.yaml
+
+test: sync  ## the whole test suite
+	@$(RUN) pytest -n auto -q
+
+lint: sync  ## ruff (lint + format) and mypy on every package
+	@$(RUN) ruff check .
+	@$(RUN) ruff format --check .
+	@$(RUN) mypy
+
+format: sync  ## apply ruff's fixes and formatting
+	@$(RUN) ruff check --fix .
+	@$(RUN) ruff format .
+
+contracts: sync  ## regenerate the published JSON Schemas and AsyncAPI document
+	@$(RUN) contracts-export
+
+policy-check: sync  ## validate policy files: make policy-check POLICIES=path/to/folder
+	@$(RUN) policy-check $(POLICIES)/*.yaml
+
+bench-calendar: sync  ## deadlines per second vs a minute-stepping baseline
+	@$(RUN) python bench/calendar.py
+
+clean:  ## remove caches and the virtualenvs
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis
