@@ -18,6 +18,7 @@ from pydantic import Field, PrivateAttr, StringConstraints, model_validator
 
 from contracts.calendar import BusinessCalendar
 from contracts.policy.models import (
+    WEEKDAYS,
     Abandonment,
     CalendarSpec,
     ContactChannel,
@@ -302,6 +303,8 @@ class SupportPolicy(_Spec):
     def support_hours_table(self, week_of: date) -> list[dict[str, Any]]:
         """The desk's hours as each listed country sees them (000's table), for one week.
 
+        Rows are keyed by the office's weekday (``mon``..``sun``), as the seed's table is.
+
         Derived from the calendar's zone, so it stays right when a country changes its
         offset or daylight-saving rules; the week matters for exactly that reason.
         """
@@ -310,14 +313,16 @@ class SupportPolicy(_Spec):
         cal = self.calendar(self.support_hours.calendar)
         home = ZoneInfo(self.calendars[self.support_hours.calendar].time_zone)
         monday = week_of - timedelta(days=week_of.weekday())
-        start = datetime.combine(monday, time(0), home)
-        spans = cal.open_intervals(start, start + timedelta(days=7))
+        spans: list[tuple[str, datetime, datetime]] = []
+        for offset, day in enumerate(WEEKDAYS):  # clipped per office day, so 24/7 reads 00-24
+            midnight = datetime.combine(monday + timedelta(days=offset), time(0), home)
+            next_midnight = datetime.combine(monday + timedelta(days=offset + 1), time(0), home)
+            spans += [(day, s, e) for s, e in cal.open_intervals(midnight, next_midnight)]
         rows = []
         for country in self.support_hours.countries:
             zone = ZoneInfo(country.time_zone)
             days: dict[str, list[str]] = {}
-            for s, e in spans:
-                day = s.astimezone(home).strftime("%a").lower()[:3]
+            for day, s, e in spans:
                 local_s, local_e = s.astimezone(zone), e.astimezone(zone)
                 end = "24:00" if local_e.time() == time(0) else f"{local_e:%H:%M}"
                 days.setdefault(day, []).append(f"{local_s:%H:%M}-{end}")
