@@ -1,0 +1,278 @@
+"""Use cases on tickets: one method per thing a client or agent does, on the event store.
+
+This layer checks requests against the ticket's support policy (types, priorities, required
+intake fields, supported versions, scope, subcategory → priority), issues case numbers, honours
+``Idempotency-Key`` and ``If-Match``, and saves every change atomically. It translates the
+library's persistence errors into the domain's: a lost race is ``ConcurrentUpdate``, never a
+half-written ticket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import RecordConflictError
+
+from contracts.clock import Clock, SystemClock
+from contracts.policy import SupportPolicy
+from ticket_api.domain.errors import TicketRuleBroken
+from ticket_api.domain.records import (
+    CaseNumbers,
+    IdempotencyRecord,
+    format_case_number,
+    parse_case_number,
+)
+from ticket_api.domain.ticket import Actor, Ticket, Trace
+from ticket_api.intake import check_open_request
+
+MAX_CASE_NUMBER_ATTEMPTS = 20
+
+
+class TicketNotFound(LookupError):
+    """No ticket has this id or case number."""
+
+
+class StaleVersion(Exception):
+    """``If-Match`` named a version the ticket has moved past."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"the ticket is at version {current}")
+        self.current = current
+
+
+class ConcurrentUpdate(Exception):
+    """Another writer changed the ticket between our read and our write."""
+
+
+class IdempotencyKeyReused(Exception):
+    """The same ``Idempotency-Key`` came with a different request."""
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """A client's ``Idempotency-Key``, scoped by principal, with the request's fingerprint."""
+
+    principal: str
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A command's result; ``replayed`` when it is the stored answer to an earlier request."""
+
+    ticket: Ticket
+    replayed: bool = False
+
+
+class TicketDesk(Application[UUID]):
+    """The ticket-api application: the only writer of tickets."""
+
+    name = "TicketDesk"
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        policies: Mapping[str, SupportPolicy] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.policies = dict(policies or {})
+        self.clock = clock or SystemClock()
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def policy(self, policy_id: str) -> SupportPolicy:
+        try:
+            return self.policies[policy_id]
+        except KeyError:
+            raise TicketRuleBroken(
+                "unknown-policy",
+                en=f"There is no support policy {policy_id!r}; known: {', '.join(self.policies)}.",
+                es=f"No existe la política de soporte {policy_id!r}; "
+                f"disponibles: {', '.join(self.policies)}.",
+            ) from None
+
+    def ticket(self, ticket_id: UUID, version: int | None = None) -> Ticket:
+        try:
+            ticket = self.repository.get(ticket_id, version=version)
+        except AggregateNotFoundError:
+            raise TicketNotFound(str(ticket_id)) from None
+        if not isinstance(ticket, Ticket):
+            raise TicketNotFound(str(ticket_id))
+        return ticket
+
+    def ticket_id_for_case(self, case_number: str) -> UUID:
+        """The ticket a case number (``BTW-000123``) was issued to."""
+        parsed = parse_case_number(case_number)
+        policy = next(
+            (p for p in self.policies.values() if parsed and p.case_prefix == parsed[0]), None
+        )
+        if parsed is None or policy is None or parsed[1] < 1:
+            raise TicketNotFound(case_number)
+        number = parsed[1]
+        events = list(self.events.get(CaseNumbers.id_for(policy.id), gt=number - 1, lte=number))
+        if not events:
+            raise TicketNotFound(case_number)
+        ticket_id: UUID = events[0].ticket_id  # type: ignore[attr-defined]
+        return ticket_id
+
+    def history(self, ticket_id: UUID) -> list[DomainEventProtocol[UUID]]:
+        """Every event of the ticket, oldest first: the audit trail (004)."""
+        events = list(self.events.get(ticket_id))
+        if not events:
+            raise TicketNotFound(str(ticket_id))
+        return events
+
+    # -- opening ---------------------------------------------------------------------------
+
+    def open_ticket(
+        self,
+        *,
+        policy: str,
+        tenant: str,
+        contact: dict[str, Any],
+        title: str,
+        description: str,
+        ticket_type: str,
+        priority: str | None = None,
+        subcategory: str | None = None,
+        category: str | None = None,
+        product: str | None = None,
+        product_version: str | None = None,
+        channel: str = "portal",
+        modality: str | None = None,
+        intake: dict[str, Any] | None = None,
+        follow_up_of: UUID | None = None,
+        by: Actor,
+        trace: Trace | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> Outcome:
+        """Register a request as a ticket, with the next case number of its policy."""
+        if (replay := self._replay(idempotency)) is not None:
+            return replay
+        rules = self.policy(policy)
+        checked = check_open_request(
+            rules,
+            ticket_type=ticket_type,
+            priority=priority,
+            subcategory=subcategory,
+            category=category,
+            product=product,
+            product_version=product_version,
+            modality=modality,
+            intake=intake or {},
+        )
+        if follow_up_of is not None:
+            previous = self.ticket(follow_up_of)
+            if previous.tenant != tenant:
+                raise TicketNotFound(str(follow_up_of))
+        for _ in range(MAX_CASE_NUMBER_ATTEMPTS):
+            ticket_id = uuid4()
+            numbers = self._case_numbers(rules, ticket_id)
+            ticket = Ticket.open(
+                id=ticket_id,
+                by=by,
+                at=self.clock.now(),
+                trace=trace,
+                case_number=format_case_number(rules.case_prefix, numbers.version),
+                policy=policy,
+                tenant=tenant,
+                contact=contact,
+                title=title,
+                description=description,
+                ticket_type=ticket_type,
+                priority=checked.priority,
+                subcategory=subcategory,
+                product=product,
+                product_version=product_version,
+                channel=channel,
+                modality=modality,
+                intake=checked.intake,
+                follow_up_of=follow_up_of,
+                feature_request=rules.ticket_type(ticket_type).sla_exempt,
+            )
+            try:
+                self.save(ticket, numbers, *self._remember(idempotency, ticket))
+            except RecordConflictError:
+                # Another ticket took this number, or a retry of this very request won.
+                if (replay := self._replay(idempotency)) is not None:
+                    return replay
+                continue
+            return Outcome(ticket)
+        raise ConcurrentUpdate("could not issue a case number: too many concurrent writers")
+
+    def _case_numbers(self, policy: SupportPolicy, ticket_id: UUID) -> CaseNumbers:
+        try:
+            numbers = self.repository.get(CaseNumbers.id_for(policy.id))
+        except AggregateNotFoundError:
+            return CaseNumbers.start(policy=policy.id, prefix=policy.case_prefix, ticket_id=ticket_id)
+        assert isinstance(numbers, CaseNumbers)
+        numbers.issue(ticket_id)
+        return numbers
+
+    # -- changing a ticket -----------------------------------------------------------------
+
+    def change(
+        self,
+        ticket_id: UUID,
+        command: Callable[[Ticket, SupportPolicy, datetime], None],
+        *,
+        expected_version: int | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> Outcome:
+        """Apply one command to a ticket and save it, or change nothing at all.
+
+        ``expected_version`` is the client's ``If-Match``: a stale one is refused rather than
+        overwriting a change the client has not seen.
+        """
+        if (replay := self._replay(idempotency)) is not None:
+            return replay
+        ticket = self.ticket(ticket_id)
+        if expected_version is not None and expected_version != ticket.version:
+            raise StaleVersion(ticket.version)
+        command(ticket, self.policy(ticket.policy), self.clock.now())
+        try:
+            self.save(ticket, *self._remember(idempotency, ticket))
+        except RecordConflictError:
+            if (replay := self._replay(idempotency)) is not None:
+                return replay
+            raise ConcurrentUpdate(str(ticket_id)) from None
+        return Outcome(ticket)
+
+    # -- idempotency -----------------------------------------------------------------------
+
+    def _remember(self, idempotency: Idempotency | None, ticket: Ticket) -> list[IdempotencyRecord]:
+        if idempotency is None:
+            return []
+        return [
+            IdempotencyRecord.record(
+                principal=idempotency.principal,
+                key=idempotency.key,
+                fingerprint=idempotency.fingerprint,
+                ticket_id=ticket.id,
+                ticket_version=ticket.version,
+            )
+        ]
+
+    def _replay(self, idempotency: Idempotency | None) -> Outcome | None:
+        """The first answer to this key, if there was one; a different request is refused."""
+        if idempotency is None:
+            return None
+        try:
+            record = self.repository.get(
+                IdempotencyRecord.id_for(idempotency.principal, idempotency.key)
+            )
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(record, IdempotencyRecord)
+        if record.fingerprint != idempotency.fingerprint:
+            raise IdempotencyKeyReused(idempotency.key)
+        return Outcome(self.ticket(record.ticket_id, version=record.ticket_version), replayed=True)

@@ -1,0 +1,1 @@
+"""The ticket domain: aggregates and rules, importing no web or database framework."""

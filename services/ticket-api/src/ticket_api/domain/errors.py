@@ -1,0 +1,26 @@
+"""Domain errors: a rule of the ticket's lifecycle refused a command, with a reason a person
+understands in Spanish and English."""
+
+from __future__ import annotations
+
+
+class TicketRuleBroken(Exception):
+    """A command the ticket (or its policy) does not allow; ``code`` is stable for clients."""
+
+    def __init__(self, code: str, *, en: str, es: str) -> None:
+        super().__init__(en)
+        self.code = code
+        self.en = en
+        self.es = es
+
+    def message(self, language: str) -> str:
+        """The reason in the requested language (Spanish unless English is asked for)."""
+        return self.en if language.startswith("en") else self.es
+
+
+class PolicyRuleBroken(TicketRuleBroken):
+    """A request the ticket's support policy refuses; ``field`` is where the problem is."""
+
+    def __init__(self, code: str, *, field: str, en: str, es: str) -> None:
+        super().__init__(code, en=en, es=es)
+        self.field = field

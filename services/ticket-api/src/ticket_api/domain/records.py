@@ -1,0 +1,98 @@
+"""Small aggregates that keep the ticket desk's promises to its clients.
+
+``CaseNumbers``: one per policy; the nth event issues case number n to a ticket. Saved in the
+same atomic write as the ticket it numbers, so numbers are unique and gap-free even with
+concurrent writers (a lost race is retried with the next number), and a case number leads back
+to its ticket by reading one event.
+
+``IdempotencyRecord``: what a command with an ``Idempotency-Key`` did, saved with its effects,
+so that a retried request gets the same answer and nothing happens twice.
+"""
+
+from __future__ import annotations
+
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+_NAMESPACE = uuid5(NAMESPACE_URL, "urn:supportdesk:ticket-api")
+
+
+class CaseNumbers(Aggregate):
+    """The case-number sequence of one policy; its version is the last number issued."""
+
+    class FirstIssued(Aggregate.Created):
+        policy: str
+        prefix: str
+        ticket_id: UUID
+
+    class Issued(Aggregate.Event):
+        ticket_id: UUID
+
+    def __init__(self, *, policy: str, prefix: str, ticket_id: UUID) -> None:
+        self.policy = policy
+        self.prefix = prefix
+
+    @staticmethod
+    def id_for(policy: str) -> UUID:
+        return uuid5(_NAMESPACE, f"case-numbers:{policy}")
+
+    @classmethod
+    def start(cls, *, policy: str, prefix: str, ticket_id: UUID) -> CaseNumbers:
+        """The sequence of a policy's first ticket, which gets number 1."""
+        return cls._create(
+            cls.FirstIssued, id=cls.id_for(policy), policy=policy, prefix=prefix,
+            ticket_id=ticket_id,
+        )
+
+    def issue(self, ticket_id: UUID) -> None:
+        """Give the next number to a ticket."""
+        self.trigger_event(self.Issued, ticket_id=ticket_id)
+
+    @property
+    def last_case_number(self) -> str:
+        return format_case_number(self.prefix, self.version)
+
+
+def format_case_number(prefix: str, number: int) -> str:
+    return f"{prefix}-{number:06d}"
+
+
+def parse_case_number(case_number: str) -> tuple[str, int] | None:
+    """``'BTW-000123'`` → ``('BTW', 123)``; None when it is not a case number."""
+    prefix, _, digits = case_number.rpartition("-")
+    if not prefix or not digits.isdigit() or len(digits) < 6:
+        return None
+    return prefix, int(digits)
+
+
+class IdempotencyRecord(Aggregate):
+    """The outcome of a request sent with an ``Idempotency-Key``: which ticket, at which version.
+
+    A retry is answered by reading the ticket as it was at that version, so the client gets the
+    first response again even if the ticket has moved on since.
+    """
+
+    class Recorded(Aggregate.Created):
+        fingerprint: str
+        ticket_id: UUID
+        ticket_version: int
+
+    def __init__(self, *, fingerprint: str, ticket_id: UUID, ticket_version: int) -> None:
+        self.fingerprint = fingerprint
+        self.ticket_id = ticket_id
+        self.ticket_version = ticket_version
+
+    @staticmethod
+    def id_for(principal: str, key: str) -> UUID:
+        """Keys are scoped by principal: two clients may use the same key."""
+        return uuid5(_NAMESPACE, f"idempotency:{principal}:{key}")
+
+    @classmethod
+    def record(
+        cls, *, principal: str, key: str, fingerprint: str, ticket_id: UUID, ticket_version: int
+    ) -> IdempotencyRecord:
+        return cls._create(
+            cls.Recorded, id=cls.id_for(principal, key), fingerprint=fingerprint,
+            ticket_id=ticket_id, ticket_version=ticket_version,
+        )
