@@ -52,18 +52,33 @@ def test_a_ticket_goes_from_open_to_closed_and_its_history_says_who_did_what() -
     # The agent takes it, works on it, answers, and the customer confirms the solution.
     worked_on(ticket)
     ticket.reply(body="Reiniciamos el servicio.", public=True, by=AGENT, at=T0 + timedelta(hours=1))
-    ticket.resolve(resolution="solution", summary="Servicio reiniciado", reopen_until=None,
-                   by=AGENT, at=T0 + timedelta(hours=1))
+    ticket.resolve(
+        resolution="solution",
+        summary="Servicio reiniciado",
+        reopen_until=None,
+        by=AGENT,
+        at=T0 + timedelta(hours=1),
+    )
     ticket.close(closure="confirmed", note=None, by=CUSTOMER, at=T0 + timedelta(hours=2))
 
     assert ticket.state is TicketState.CLOSED
     assert ticket.first_public_reply_at == T0 + timedelta(hours=1)
     events = ticket.collect_events()
     assert [type(e).__name__ for e in events] == [
-        "Opened", "Assigned", "InProgress", "AgentReplied", "Resolved", "Closed",
+        "Opened",
+        "Assigned",
+        "InProgress",
+        "AgentReplied",
+        "Resolved",
+        "Closed",
     ]
     assert [e.actor["kind"] for e in events] == [  # type: ignore[attr-defined]
-        "customer", "agent", "agent", "agent", "agent", "customer",
+        "customer",
+        "agent",
+        "agent",
+        "agent",
+        "agent",
+        "customer",
     ]
 
 
@@ -86,7 +101,9 @@ def test_unanswered_contact_attempts_are_counted_until_the_customer_answers() ->
     ticket = worked_on(a_ticket())
     ticket.await_customer(request="Necesitamos el XML", by=AGENT, at=T0)
     for expected in (1, 2, 3):
-        assert ticket.record_contact_attempt(channel="phone", note=None, by=AGENT, at=T0) == expected
+        assert (
+            ticket.record_contact_attempt(channel="phone", note=None, by=AGENT, at=T0) == expected
+        )
     ticket.customer_reply(body="Aquí está", channel="email", by=CUSTOMER, at=T0)
     assert ticket.unanswered_attempts == 0
 
@@ -94,21 +111,29 @@ def test_unanswered_contact_attempts_are_counted_until_the_customer_answers() ->
 def test_a_resolved_ticket_reopens_when_the_customer_replies_within_the_window() -> None:
     ticket = worked_on(a_ticket())
     window_ends = T0 + timedelta(days=21)
-    ticket.resolve(resolution="workaround", summary="Use el reporte alterno",
-                   reopen_until=window_ends, by=AGENT, at=T0)
-    ticket.customer_reply(body="Sigue fallando", channel="portal", by=CUSTOMER,
-                          at=window_ends - timedelta(minutes=1))
+    ticket.resolve(
+        resolution="workaround",
+        summary="Use el reporte alterno",
+        reopen_until=window_ends,
+        by=AGENT,
+        at=T0,
+    )
+    ticket.customer_reply(
+        body="Sigue fallando", channel="portal", by=CUSTOMER, at=window_ends - timedelta(minutes=1)
+    )
     assert ticket.state is TicketState.IN_PROGRESS
     assert ticket.reopen_count == 1
     assert [type(e).__name__ for e in ticket.collect_events()][-2:] == [
-        "Reopened", "CustomerReplied",
+        "Reopened",
+        "CustomerReplied",
     ]
 
 
 def test_after_the_reopen_window_the_customer_is_told_to_open_a_follow_up() -> None:
     ticket = worked_on(a_ticket())
-    ticket.resolve(resolution="solution", summary="Listo", reopen_until=T0 + timedelta(days=1),
-                   by=AGENT, at=T0)
+    ticket.resolve(
+        resolution="solution", summary="Listo", reopen_until=T0 + timedelta(days=1), by=AGENT, at=T0
+    )
     with pytest.raises(TicketRuleBroken) as refused:
         ticket.reopen(reason="No funcionó", by=CUSTOMER, at=T0 + timedelta(days=2))
     assert refused.value.code == "reopen-window-over"
@@ -132,8 +157,9 @@ def test_a_closed_ticket_never_reopens_and_names_the_way_forward() -> None:
 def test_escalation_moves_up_one_or_more_levels_always_with_a_future_etr() -> None:
     ticket = worked_on(a_ticket())
     etr = T0 + timedelta(hours=4)
-    ticket.escalate(to_level=2, reason="Sin resolución en nivel 1", etr=etr, max_level=3,
-                    by=SLA_MONITOR, at=T0)
+    ticket.escalate(
+        to_level=2, reason="Sin resolución en nivel 1", etr=etr, max_level=3, by=SLA_MONITOR, at=T0
+    )
     assert (ticket.level, ticket.etr) == (2, etr)
     with pytest.raises(TicketRuleBroken, match="level above"):
         ticket.escalate(to_level=2, reason="again", etr=etr, max_level=3, by=AGENT, at=T0)
@@ -147,38 +173,58 @@ def test_escalation_moves_up_one_or_more_levels_always_with_a_future_etr() -> No
 def test_abandonment_resolves_only_a_ticket_waiting_for_the_customer() -> None:
     ticket = worked_on(a_ticket())
     with pytest.raises(TicketRuleBroken):
-        ticket.resolve(resolution="abandoned", summary="Sin respuesta", reopen_until=None,
-                       by=SLA_MONITOR, at=T0)
+        ticket.resolve(
+            resolution="abandoned",
+            summary="Sin respuesta",
+            reopen_until=None,
+            by=SLA_MONITOR,
+            at=T0,
+        )
     ticket.await_customer(request="¿Sigue ocurriendo?", by=AGENT, at=T0)
-    ticket.resolve(resolution="abandoned", summary="Sin respuesta en 7 días", reopen_until=None,
-                   by=SLA_MONITOR, at=T0 + timedelta(days=7))
+    ticket.resolve(
+        resolution="abandoned",
+        summary="Sin respuesta en 7 días",
+        reopen_until=None,
+        by=SLA_MONITOR,
+        at=T0 + timedelta(days=7),
+    )
     assert ticket.resolution == "abandoned"
 
 
 def test_reclassifying_keeps_the_previous_values_and_the_reason() -> None:
     ticket = a_ticket()
-    ticket.classify(ticket_type="error", priority="alta", subcategory=None,
-                    reason="Hay solución alterna", by=AGENT, at=T0)
+    ticket.classify(
+        ticket_type="error",
+        priority="alta",
+        subcategory=None,
+        reason="Hay solución alterna",
+        by=AGENT,
+        at=T0,
+    )
     event = ticket.collect_events()[-1]
     assert (event.previous_priority, event.priority) == ("urgente", "alta")  # type: ignore[attr-defined]
     with pytest.raises(TicketRuleBroken) as refused:
-        ticket.classify(ticket_type="error", priority="alta", subcategory=None, reason="x",
-                        by=AGENT, at=T0)
+        ticket.classify(
+            ticket_type="error", priority="alta", subcategory=None, reason="x", by=AGENT, at=T0
+        )
     assert refused.value.code == "no-change"
 
 
 def test_only_a_feature_request_gets_one_committee_decision() -> None:
     with pytest.raises(TicketRuleBroken) as refused:
-        a_ticket().review_feature_request(viable=True, cost_note=None, target_release=None,
-                                          by=AGENT, at=T0)
+        a_ticket().review_feature_request(
+            viable=True, cost_note=None, target_release=None, by=AGENT, at=T0
+        )
     assert refused.value.code == "not-a-feature-request"
     request = a_ticket(ticket_type="nuevo-requerimiento", feature_request=True)
-    request.review_feature_request(viable=True, cost_note="Costo adicional",
-                                   target_release="6.7", by=AGENT, at=T0)
+    request.review_feature_request(
+        viable=True, cost_note="Costo adicional", target_release="6.7", by=AGENT, at=T0
+    )
     assert request.feature_review is not None and request.feature_review["viable"]
     with pytest.raises(TicketRuleBroken):
-        request.review_feature_request(viable=False, cost_note=None, target_release=None,
-                                       by=AGENT, at=T0)
+        request.review_feature_request(
+            viable=False, cost_note=None, target_release=None, by=AGENT, at=T0
+        )
 
 
 def test_internal_notes_are_allowed_even_on_closed_tickets() -> None:

@@ -102,7 +102,7 @@ class TicketDesk(Application[UUID]):
 
     def ticket(self, ticket_id: UUID, version: int | None = None) -> Ticket:
         try:
-            ticket = self.repository.get(ticket_id, version=version)
+            ticket: object = self.repository.get(ticket_id, version=version)
         except AggregateNotFoundError:
             raise TicketNotFound(str(ticket_id)) from None
         if not isinstance(ticket, Ticket):
@@ -211,9 +211,11 @@ class TicketDesk(Application[UUID]):
 
     def _case_numbers(self, policy: SupportPolicy, ticket_id: UUID) -> CaseNumbers:
         try:
-            numbers = self.repository.get(CaseNumbers.id_for(policy.id))
+            numbers: object = self.repository.get(CaseNumbers.id_for(policy.id))
         except AggregateNotFoundError:
-            return CaseNumbers.start(policy=policy.id, prefix=policy.case_prefix, ticket_id=ticket_id)
+            return CaseNumbers.start(
+                policy=policy.id, prefix=policy.case_prefix, ticket_id=ticket_id
+            )
         assert isinstance(numbers, CaseNumbers)
         numbers.issue(ticket_id)
         return numbers
@@ -267,7 +269,7 @@ class TicketDesk(Application[UUID]):
         if idempotency is None:
             return None
         try:
-            record = self.repository.get(
+            record: object = self.repository.get(
                 IdempotencyRecord.id_for(idempotency.principal, idempotency.key)
             )
         except AggregateNotFoundError:

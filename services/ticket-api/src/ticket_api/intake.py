@@ -50,8 +50,13 @@ def check_open_request(
     intake: dict[str, Any],
 ) -> CheckedRequest:
     """Check a new request against its policy; raise ``PolicyRuleBroken`` on the first refusal."""
-    _known("tipo de ticket", "ticket type", ticket_type, [t.id for t in policy.ticket_types],
-           "ticket_type")
+    _known(
+        "tipo de ticket",
+        "ticket type",
+        ticket_type,
+        [t.id for t in policy.ticket_types],
+        "ticket_type",
+    )
     kind = policy.ticket_type(ticket_type)
     priority = _priority(policy, ticket_type, priority, subcategory, kind.default_priority)
     if category is not None:
@@ -67,20 +72,45 @@ def check_open_request(
     if policy.modalities:
         if modality is None:
             raise PolicyRuleBroken(
-                "modality-required", field="modality",
+                "modality-required",
+                field="modality",
                 en="Say which contracted modality applies: "
-                + ", ".join(m.id for m in policy.modalities) + ".",
+                + ", ".join(m.id for m in policy.modalities)
+                + ".",
                 es="Indique la modalidad contratada: "
-                + ", ".join(m.id for m in policy.modalities) + ".",
+                + ", ".join(m.id for m in policy.modalities)
+                + ".",
             )
         _known("modalidad", "modality", modality, [m.id for m in policy.modalities], "modality")
     elif modality is not None:
         raise PolicyRuleBroken(
-            "no-modalities", field="modality",
+            "no-modalities",
+            field="modality",
             en="This policy has no contracted modalities.",
             es="Esta política no tiene modalidades contratadas.",
         )
     return CheckedRequest(priority=priority, intake=_intake(policy, ticket_type, intake))
+
+
+def check_reclassification(
+    policy: SupportPolicy,
+    *,
+    ticket_type: str,
+    priority: str | None,
+    subcategory: str | None,
+    current_priority: str,
+) -> str:
+    """The priority after a reclassification, checked like a new request's."""
+    _known(
+        "tipo de ticket",
+        "ticket type",
+        ticket_type,
+        [t.id for t in policy.ticket_types],
+        "ticket_type",
+    )
+    if subcategory is None and priority is None:
+        priority = current_priority
+    return _priority(policy, ticket_type, priority, subcategory, None)
 
 
 def _priority(
@@ -92,19 +122,27 @@ def _priority(
 ) -> str:
     """The priority that applies: a subcategory decides it (004), else the request or type."""
     if subcategory is not None:
-        _known("subcategoría", "subcategory", subcategory, [s.id for s in policy.subcategories],
-               "subcategory")
+        _known(
+            "subcategoría",
+            "subcategory",
+            subcategory,
+            [s.id for s in policy.subcategories],
+            "subcategory",
+        )
         sub = next(s for s in policy.subcategories if s.id == subcategory)
         if sub.ticket_type is not None and sub.ticket_type != ticket_type:
             raise PolicyRuleBroken(
-                "subcategory-type", field="subcategory",
+                "subcategory-type",
+                field="subcategory",
                 en=f"'{sub.name}' belongs to ticket type '{sub.ticket_type}'.",
                 es=f"'{sub.name}' corresponde al tipo de ticket '{sub.ticket_type}'.",
             )
         if priority is not None and priority != sub.priority:
             raise PolicyRuleBroken(
-                "subcategory-priority", field="priority",
-                en=f"'{sub.name}' is priority '{sub.priority}' under this policy, not '{priority}'.",
+                "subcategory-priority",
+                field="priority",
+                en=f"'{sub.name}' is priority '{sub.priority}' under this policy, "
+                f"not '{priority}'.",
                 es=f"'{sub.name}' tiene prioridad '{sub.priority}' según esta política, "
                 f"no '{priority}'.",
             )
@@ -112,7 +150,8 @@ def _priority(
     chosen = priority or default
     if chosen is None:
         raise PolicyRuleBroken(
-            "priority-required", field="priority",
+            "priority-required",
+            field="priority",
             en="Give a priority: " + ", ".join(p.id for p in policy.priorities) + ".",
             es="Indique la prioridad: " + ", ".join(p.id for p in policy.priorities) + ".",
         )
@@ -126,7 +165,8 @@ def _product(policy: SupportPolicy, product: str | None, version: str | None) ->
         return
     if product is None or version is None:
         raise PolicyRuleBroken(
-            "product-required", field="product" if product is None else "product_version",
+            "product-required",
+            field="product" if product is None else "product_version",
             en="Say which product and version the request is about.",
             es="Indique el producto y la versión a los que se refiere la solicitud.",
         )
@@ -134,7 +174,8 @@ def _product(policy: SupportPolicy, product: str | None, version: str | None) ->
     supported = policy.supported_versions(product)
     if version not in supported:
         raise PolicyRuleBroken(
-            "unsupported-version", field="product_version",
+            "unsupported-version",
+            field="product_version",
             en=f"Version {version} is not supported; supported versions: {', '.join(supported)}.",
             es=f"La versión {version} no tiene soporte; versiones con soporte: "
             f"{', '.join(supported)}.",
@@ -148,7 +189,8 @@ def _intake(policy: SupportPolicy, ticket_type: str, intake: dict[str, Any]) -> 
     fields = {f.id: f for f in policy.intake_fields}
     if unknown := sorted(set(intake) - allowed):
         raise PolicyRuleBroken(
-            "unknown-intake-field", field=f"intake.{unknown[0]}",
+            "unknown-intake-field",
+            field=f"intake.{unknown[0]}",
             en=f"This ticket type does not take {', '.join(unknown)}; it takes: "
             f"{', '.join(sorted(allowed)) or 'no intake fields'}.",
             es=f"Este tipo de ticket no admite {', '.join(unknown)}; admite: "
@@ -159,7 +201,8 @@ def _intake(policy: SupportPolicy, ticket_type: str, intake: dict[str, Any]) -> 
         if value is None or (isinstance(value, str) and not value.strip()):
             label = fields[name].label
             raise PolicyRuleBroken(
-                "intake-field-required", field=f"intake.{name}",
+                "intake-field-required",
+                field=f"intake.{name}",
                 en=f"'{label.en}' is required for this ticket type.",
                 es=f"'{label.es}' es obligatorio para este tipo de ticket.",
             )
@@ -169,26 +212,30 @@ def _intake(policy: SupportPolicy, ticket_type: str, intake: dict[str, Any]) -> 
             media = value.get("media_type") if isinstance(value, dict) else None
             if not isinstance(value, dict) or not value.get("name") or not media:
                 raise PolicyRuleBroken(
-                    "intake-file", field=f"intake.{name}",
-                    en=f"'{spec.label.en}' must be a file: {{\"name\": ..., \"media_type\": ...}}.",
+                    "intake-file",
+                    field=f"intake.{name}",
+                    en=f'\'{spec.label.en}\' must be a file: {{"name": ..., "media_type": ...}}.',
                     es=f"'{spec.label.es}' debe ser un archivo: "
-                    "{\"name\": ..., \"media_type\": ...}.",
+                    '{"name": ..., "media_type": ...}.',
                 )
             if spec.file_types and media not in spec.file_types:
                 raise PolicyRuleBroken(
-                    "intake-file-type", field=f"intake.{name}",
+                    "intake-file-type",
+                    field=f"intake.{name}",
                     en=f"'{spec.label.en}' accepts {', '.join(spec.file_types)}, not {media}.",
                     es=f"'{spec.label.es}' admite {', '.join(spec.file_types)}, no {media}.",
                 )
         elif not isinstance(value, str):
             raise PolicyRuleBroken(
-                "intake-text", field=f"intake.{name}",
+                "intake-text",
+                field=f"intake.{name}",
                 en=f"'{spec.label.en}' must be text.",
                 es=f"'{spec.label.es}' debe ser texto.",
             )
         elif spec.kind is IntakeFieldKind.EMAIL and not _EMAIL.match(value):
             raise PolicyRuleBroken(
-                "intake-email", field=f"intake.{name}",
+                "intake-email",
+                field=f"intake.{name}",
                 en=f"'{spec.label.en}' must be an email address.",
                 es=f"'{spec.label.es}' debe ser una dirección de correo.",
             )

@@ -41,7 +41,10 @@ class CaseNumbers(Aggregate):
     def start(cls, *, policy: str, prefix: str, ticket_id: UUID) -> CaseNumbers:
         """The sequence of a policy's first ticket, which gets number 1."""
         return cls._create(
-            cls.FirstIssued, id=cls.id_for(policy), policy=policy, prefix=prefix,
+            cls.FirstIssued,
+            id=cls.id_for(policy),
+            policy=policy,
+            prefix=prefix,
             ticket_id=ticket_id,
         )
 
@@ -93,6 +96,9 @@ class IdempotencyRecord(Aggregate):
         cls, *, principal: str, key: str, fingerprint: str, ticket_id: UUID, ticket_version: int
     ) -> IdempotencyRecord:
         return cls._create(
-            cls.Recorded, id=cls.id_for(principal, key), fingerprint=fingerprint,
-            ticket_id=ticket_id, ticket_version=ticket_version,
+            cls.Recorded,
+            id=cls.id_for(principal, key),
+            fingerprint=fingerprint,
+            ticket_id=ticket_id,
+            ticket_version=ticket_version,
         )

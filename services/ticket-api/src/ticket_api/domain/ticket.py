@@ -166,16 +166,27 @@ class Ticket(Aggregate):
     ) -> None:
         """Change type, subcategory or priority, saying why (the SLA clocks recompute)."""
         self._refuse_when_closed("reclassification")
-        if (ticket_type, priority, subcategory) == (self.ticket_type, self.priority, self.subcategory):
+        if (ticket_type, priority, subcategory) == (
+            self.ticket_type,
+            self.priority,
+            self.subcategory,
+        ):
             raise TicketRuleBroken(
                 "no-change",
                 en="The ticket already has this type, priority and subcategory.",
                 es="El ticket ya tiene este tipo, prioridad y subcategoría.",
             )
         self._trigger(
-            self.Classified, by, at, trace,
-            ticket_type=ticket_type, priority=priority, subcategory=subcategory,
-            previous_ticket_type=self.ticket_type, previous_priority=self.priority, reason=reason,
+            self.Classified,
+            by,
+            at,
+            trace,
+            ticket_type=ticket_type,
+            priority=priority,
+            subcategory=subcategory,
+            previous_ticket_type=self.ticket_type,
+            previous_priority=self.priority,
+            reason=reason,
         )
 
     class Assigned(Event):
@@ -200,8 +211,13 @@ class Ticket(Aggregate):
         """Give the ticket to an agent (at the current support level unless told)."""
         self._require_state("assignment", *OPEN_STATES)
         self._trigger(
-            self.Assigned, by, at, trace,
-            agent_id=agent_id, agent_name=agent_name, support_level=support_level or self.level,
+            self.Assigned,
+            by,
+            at,
+            trace,
+            agent_id=agent_id,
+            agent_name=agent_name,
+            support_level=support_level or self.level,
         )
 
     # -- working it ----------------------------------------------------------------------
@@ -264,7 +280,9 @@ class Ticket(Aggregate):
         """Record an unanswered attempt to get the information asked for (004); its number."""
         self._require_state("contact attempts", TicketState.AWAITING_CUSTOMER)
         attempt = self.unanswered_attempts + 1
-        self._trigger(self.ContactAttempted, by, at, trace, attempt=attempt, channel=channel, note=note)
+        self._trigger(
+            self.ContactAttempted, by, at, trace, attempt=attempt, channel=channel, note=note
+        )
         return attempt
 
     class CustomerReplied(Event):
@@ -282,7 +300,9 @@ class Ticket(Aggregate):
         """The customer writes back; on a resolved ticket this reopens it within the window."""
         self._refuse_when_closed("replies")
         if self.state is TicketState.RESOLVED:
-            self.reopen(reason="Respuesta del cliente / customer replied", by=by, at=at, trace=trace)
+            self.reopen(
+                reason="Respuesta del cliente / customer replied", by=by, at=at, trace=trace
+            )
         self._trigger(self.CustomerReplied, by, at, trace, body=body, channel=channel)
 
     class NoteAdded(Event):
@@ -302,7 +322,13 @@ class Ticket(Aggregate):
             ticket.etr = self.etr
 
     def update_etr(
-        self, *, etr: datetime, note: str | None, by: Actor, at: datetime, trace: Trace | None = None
+        self,
+        *,
+        etr: datetime,
+        note: str | None,
+        by: Actor,
+        at: datetime,
+        trace: Trace | None = None,
     ) -> None:
         """Refine the estimated time to recovery (002)."""
         self._require_state("a new ETR", *OPEN_STATES)
@@ -342,8 +368,14 @@ class Ticket(Aggregate):
             )
         self._require_future_etr(etr, at)
         self._trigger(
-            self.Escalated, by, at, trace,
-            from_level=self.level, to_level=to_level, reason=reason, etr=etr,
+            self.Escalated,
+            by,
+            at,
+            trace,
+            from_level=self.level,
+            to_level=to_level,
+            reason=reason,
+            etr=etr,
         )
 
     def _require_future_etr(self, etr: datetime, at: datetime) -> None:
@@ -382,8 +414,13 @@ class Ticket(Aggregate):
         else:
             self._require_state("resolution", *OPEN_STATES)
         self._trigger(
-            self.Resolved, by, at, trace,
-            resolution=resolution, summary=summary, reopen_until=reopen_until,
+            self.Resolved,
+            by,
+            at,
+            trace,
+            resolution=resolution,
+            summary=summary,
+            reopen_until=reopen_until,
         )
 
     class Reopened(Event):
@@ -423,8 +460,9 @@ class Ticket(Aggregate):
         if closure == "customer_request":
             self._require_state("closure", *OPEN_STATES, TicketState.RESOLVED)
         elif closure == "abandoned":
-            self._require_state("closure as abandoned", TicketState.AWAITING_CUSTOMER,
-                                TicketState.RESOLVED)
+            self._require_state(
+                "closure as abandoned", TicketState.AWAITING_CUSTOMER, TicketState.RESOLVED
+            )
         else:
             self._require_state("closure", TicketState.RESOLVED)
         self._trigger(self.Closed, by, at, trace, closure=closure, note=note)
@@ -469,6 +507,11 @@ class Ticket(Aggregate):
                 es=f"El comité ya decidió sobre el caso {self.case_number}.",
             )
         self._trigger(
-            self.FeatureRequestReviewed, by, at, trace,
-            viable=viable, cost_note=cost_note, target_release=target_release,
+            self.FeatureRequestReviewed,
+            by,
+            at,
+            trace,
+            viable=viable,
+            cost_note=cost_note,
+            target_release=target_release,
         )

@@ -1,0 +1,1 @@
+"""HTTP entry points of ticket-api, organised by feature (tickets, policies, health)."""

@@ -1,0 +1,1 @@
+"""The loaded support policies, as integrating clients need them."""

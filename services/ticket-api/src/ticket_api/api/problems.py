@@ -1,0 +1,207 @@
+"""Every error as RFC 9457 ``application/problem+json``, in one place.
+
+Clients get a stable ``type`` URI and ``code`` to branch on, a ``title``, a ``detail`` in the
+language they asked for (``Accept-Language``: Spanish by default, English on request) and, for
+invalid input, the fields at fault. Nothing unexpected ever leaks a stack trace: it is logged and
+answered as a plain 500 problem.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from eventsourcing.persistence import InterfaceError, OperationalError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ticket_api.application import (
+    ConcurrentUpdate,
+    IdempotencyKeyReused,
+    StaleVersion,
+    TicketNotFound,
+)
+from ticket_api.domain.errors import PolicyRuleBroken, TicketRuleBroken
+from ticket_api.read_model import InvalidCursor
+
+log = logging.getLogger(__name__)
+MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://supportdesk.dev/problems/"
+
+
+class Problem(Exception):
+    """An error answered as-is (raised by views)."""
+
+    def __init__(
+        self, status: int, code: str, *, en: str, es: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(en)
+        self.status, self.code, self.en, self.es = status, code, en, es
+        self.headers = headers or {}
+
+
+def wants_english(request: Request) -> bool:
+    accept = request.headers.get("accept-language", "").lower()
+    return accept.startswith("en")
+
+
+def problem(
+    request: Request,
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + code,
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Unprocessable request",
+    428: "Precondition required",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "header", "path")]
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into a problem document."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        detail = exc.en if wants_english(request) else exc.es
+        return problem(request, exc.status, exc.code, detail, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field(tuple(e["loc"])), "message": e["msg"], "type": e["type"]}
+            for e in exc.errors()
+        ]
+        if any(e["type"] == "json_invalid" for e in errors):
+            detail = (
+                "The body is not valid JSON."
+                if wants_english(request)
+                else "El cuerpo de la solicitud no es JSON válido."
+            )
+            return problem(request, 400, "malformed-json", detail, errors=errors)
+        detail = (
+            "The request has invalid fields; see errors."
+            if wants_english(request)
+            else "La solicitud tiene campos inválidos; vea errors."
+        )
+        return problem(request, 422, "invalid-request", detail, errors=errors)
+
+    @app.exception_handler(PolicyRuleBroken)
+    async def _policy(request: Request, exc: PolicyRuleBroken) -> JSONResponse:
+        detail = exc.message("en" if wants_english(request) else "es")
+        return problem(
+            request,
+            422,
+            exc.code,
+            detail,
+            title="Refused by the support policy",
+            errors=[{"field": exc.field, "message": detail, "type": exc.code}],
+        )
+
+    @app.exception_handler(TicketRuleBroken)
+    async def _rule(request: Request, exc: TicketRuleBroken) -> JSONResponse:
+        detail = exc.message("en" if wants_english(request) else "es")
+        return problem(request, 409, exc.code, detail, title="Not allowed in this state")
+
+    @app.exception_handler(TicketNotFound)
+    async def _missing(request: Request, exc: TicketNotFound) -> JSONResponse:
+        detail = f"No ticket {exc}." if wants_english(request) else f"No existe el ticket {exc}."
+        return problem(request, 404, "ticket-not-found", detail)
+
+    @app.exception_handler(StaleVersion)
+    async def _stale(request: Request, exc: StaleVersion) -> JSONResponse:
+        detail = (
+            f"The ticket changed: it is at version {exc.current}. Read it again and retry."
+            if wants_english(request)
+            else f"El ticket cambió: está en la versión {exc.current}. Léalo de nuevo y reintente."
+        )
+        return problem(request, 412, "stale-version", detail, headers={"ETag": f'"{exc.current}"'})
+
+    @app.exception_handler(ConcurrentUpdate)
+    async def _race(request: Request, exc: ConcurrentUpdate) -> JSONResponse:
+        detail = (
+            "Another change to this ticket was saved first; read it again and retry."
+            if wants_english(request)
+            else "Otro cambio a este ticket se guardó primero; léalo de nuevo y reintente."
+        )
+        return problem(request, 409, "concurrent-update", detail)
+
+    @app.exception_handler(IdempotencyKeyReused)
+    async def _reused(request: Request, exc: IdempotencyKeyReused) -> JSONResponse:
+        detail = (
+            "This Idempotency-Key was already used for a different request."
+            if wants_english(request)
+            else "Esta Idempotency-Key ya se usó con una solicitud diferente."
+        )
+        return problem(request, 422, "idempotency-key-reused", detail)
+
+    @app.exception_handler(InvalidCursor)
+    async def _cursor(request: Request, exc: InvalidCursor) -> JSONResponse:
+        detail = (
+            "The cursor is not one this server gave out."
+            if wants_english(request)
+            else "El cursor no es válido."
+        )
+        return problem(request, 400, "invalid-cursor", detail)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("event store unavailable: %s", type(exc).__name__)
+        detail = (
+            "The ticket store is unreachable; nothing was saved. Retry shortly."
+            if wants_english(request)
+            else "El almacén de tickets no responde; no se guardó nada. Reintente en breve."
+        )
+        return problem(request, 503, "store-unavailable", detail, headers={"Retry-After": "5"})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return problem(
+            request, exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        detail = (
+            "Something went wrong on our side; it has been logged."
+            if wants_english(request)
+            else "Algo falló de nuestro lado; quedó registrado."
+        )
+        return problem(request, 500, "internal-error", detail)

@@ -1,0 +1,1 @@
+"""Tickets: open, read, search, history and the lifecycle commands."""

@@ -1,0 +1,232 @@
+"""Request and response bodies of the ticket endpoints (with OpenAPI examples)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from ticket_api.domain.ticket import Ticket
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+IntakeValue = Annotated[str, StringConstraints(max_length=5_000)] | dict[str, Short]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContactIn(_In):
+    id: Short
+    name: Short
+    email: EmailStr
+    locale: Literal["es", "en"] = "es"
+
+
+class OpenTicket(_In):
+    """A new request. Customers open for their own tenant and as themselves."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "policy": "btw",
+                    "title": "Error 500 DIAN al enviar facturas",
+                    "description": "Desde las 9:00 la DIAN responde 500 a todas las facturas.",
+                    "ticket_type": "soporte",
+                    "subcategory": "error-500-dian",
+                    "intake": {
+                        "nit": "900123456-7",
+                        "nombre-contacto": "Ana Ruiz",
+                        "correo-contacto": "ana@acme.example",
+                        "telefono-contacto": "+57 300 000 0000",
+                        "evidencia": {"name": "error.png", "media_type": "image/png"},
+                    },
+                }
+            ]
+        },
+    )
+
+    policy: Slug
+    tenant: Slug | None = Field(None, description="Required for staff; customers use their own.")
+    contact: ContactIn | None = Field(None, description="Required for staff opening on behalf.")
+    title: Short
+    description: Body
+    ticket_type: Slug
+    priority: Slug | None = Field(
+        None, description="Derived from the subcategory when it sets one."
+    )
+    subcategory: Slug | None = None
+    category: Slug | None = Field(None, description="What the request is about, if scoped.")
+    product: Slug | None = None
+    product_version: Short | None = None
+    channel: Literal["portal", "email", "phone", "video_call", "chat", "whatsapp", "api"] = "portal"
+    modality: Slug | None = None
+    intake: dict[Slug, IntakeValue] = Field(default_factory=dict, max_length=50)
+    follow_up_of: UUID | None = Field(None, description="The closed ticket this one continues.")
+
+
+class Assign(_In):
+    agent_id: Short
+    agent_name: Short
+    support_level: Annotated[int, Field(ge=1, le=9)] | None = None
+
+
+class Reply(_In):
+    body: Body
+    public: bool = Field(True, description="Agents only: false for an internal reply.")
+    channel: Literal["portal", "email", "phone", "video_call", "chat", "whatsapp", "api"] = "portal"
+
+
+class AwaitCustomer(_In):
+    request: Body
+
+
+class ContactAttempt(_In):
+    channel: Literal["email", "phone", "chat", "whatsapp", "video_call", "portal", "api"]
+    note: Short | None = None
+
+
+class Reclassify(_In):
+    priority: Slug | None = None
+    ticket_type: Slug | None = None
+    subcategory: Slug | None = None
+    reason: Short
+
+
+class Escalate(_In):
+    to_level: Annotated[int, Field(ge=2, le=9)]
+    reason: Short
+    etr: AwareDatetime = Field(description="Estimated time to recovery (002).")
+
+
+class UpdateEtr(_In):
+    etr: AwareDatetime
+    note: Short | None = None
+
+
+class Resolve(_In):
+    resolution: Literal["solution", "workaround", "abandoned"]
+    summary: Body
+
+
+class Reopen(_In):
+    reason: Short
+
+
+class Close(_In):
+    closure: Literal["confirmed", "expired", "abandoned", "customer_request"]
+    note: Short | None = None
+
+
+class Note(_In):
+    body: Body
+
+
+class FeatureReview(_In):
+    viable: bool
+    cost_note: Short | None = None
+    target_release: Short | None = None
+
+
+class TicketOut(BaseModel):
+    """A ticket as clients see it; ``version`` is also its ``ETag``."""
+
+    id: UUID
+    case_number: str
+    policy: str
+    tenant: str
+    state: str
+    title: str
+    description: str
+    ticket_type: str
+    priority: str
+    subcategory: str | None
+    product: str | None
+    product_version: str | None
+    channel: str
+    modality: str | None
+    contact: dict[str, Any]
+    intake: dict[str, Any]
+    assignee: dict[str, Any] | None
+    level: int
+    etr: datetime | None
+    resolution: str | None
+    closure: str | None
+    reopen_until: datetime | None
+    unanswered_contact_attempts: int
+    feature_review: dict[str, Any] | None
+    follow_up_of: UUID | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> TicketOut:
+        return cls(
+            id=ticket.id,
+            case_number=ticket.case_number,
+            policy=ticket.policy,
+            tenant=ticket.tenant,
+            state=ticket.state.value,
+            title=ticket.title,
+            description=ticket.description,
+            ticket_type=ticket.ticket_type,
+            priority=ticket.priority,
+            subcategory=ticket.subcategory,
+            product=ticket.product,
+            product_version=ticket.product_version,
+            channel=ticket.channel,
+            modality=ticket.modality,
+            contact=ticket.contact,
+            intake=ticket.intake,
+            assignee=ticket.assignee,
+            level=ticket.level,
+            etr=ticket.etr,
+            resolution=ticket.resolution,
+            closure=ticket.closure,
+            reopen_until=ticket.reopen_until,
+            unanswered_contact_attempts=ticket.unanswered_attempts,
+            feature_review=ticket.feature_review,
+            follow_up_of=ticket.follow_up_of,
+            created_at=ticket.created_on,
+            updated_at=ticket.modified_on,
+            version=ticket.version,
+        )
+
+
+class TicketSummary(BaseModel):
+    id: UUID
+    case_number: str
+    policy: str
+    tenant: str
+    state: str
+    priority: str
+    ticket_type: str
+    assignee_id: str | None
+    level: int
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class TicketPage(BaseModel):
+    items: list[TicketSummary]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page.")
+
+
+class EventOut(BaseModel):
+    """One entry of a ticket's history, in the wire contract's terms."""
+
+    id: str = Field(description="<ticket id>:<version>, the event's id everywhere.")
+    type: str
+    version: int
+    time: datetime
+    actor: dict[str, Any]
+    data: dict[str, Any]

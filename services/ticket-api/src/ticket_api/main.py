@@ -1,0 +1,137 @@
+"""Builds ticket-api in one place: settings, policies, event store, read model, routes.
+
+``create_app()`` is the app factory (tests pass their own settings, clock and environment);
+``main()`` serves it with uvicorn (the ``ticket-api`` command, used by ``make run``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from opentelemetry import trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
+
+from contracts.clock import Clock
+from contracts.policy import load_policies
+from ticket_api.api import problems
+from ticket_api.api.policies.views import router as policies_router
+from ticket_api.api.tickets.views import router as tickets_router
+from ticket_api.application import TicketDesk
+from ticket_api.read_model import TicketList
+from ticket_api.settings import Settings
+
+log = logging.getLogger("ticket_api")
+
+DESCRIPTION = """
+REST API of the support desk: open tickets, move them through their lifecycle, read their
+history. Errors are RFC 9457 problem documents; commands accept `If-Match` and
+`Idempotency-Key`. Authenticate with `Authorization: Bearer <key>` (development keys in the
+README).
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> FastAPI:
+    """The ticket-api application, wired from settings (and an injectable clock)."""
+    settings = settings or Settings()
+    environ = dict(os.environ if environ is None else environ)
+    policies = load_policies(settings.policies_dir)
+    desk = TicketDesk(settings.event_store_env(environ), policies=policies, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        desk.close()
+
+    app = FastAPI(
+        title="Support desk — ticket-api",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.desk = desk
+    app.state.ticket_list = TicketList(desk)
+    problems.install(app)
+    _limit_body_size(app, settings.max_body_bytes)
+    app.include_router(tickets_router)
+    app.include_router(policies_router)
+    _health(app)
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        trace.set_tracer_provider(TracerProvider())
+    FastAPIInstrumentor.instrument_app(app)
+    return app
+
+
+def _limit_body_size(app: FastAPI, limit: int) -> None:
+    """Refuse bodies over the limit before reading them (413), declared or streamed."""
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        declared = request.headers.get("content-length")
+        too_big = declared is not None and (not declared.isdigit() or int(declared) > limit)
+        if not too_big and declared is None and request.method in {"POST", "PUT", "PATCH"}:
+            body = b""
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    too_big = True
+                    break
+            request._body = body  # the stream is consumed: keep it for the handlers
+        if too_big:
+            english = problems.wants_english(request)
+            return problems.problem(
+                request,
+                413,
+                "body-too-large",
+                f"The body may be at most {limit} bytes."
+                if english
+                else f"El cuerpo puede tener como máximo {limit} bytes.",
+            )
+        return await call_next(request)
+
+
+def _health(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["health"], summary="Alive")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Dependencies reachable")
+    def readyz(request: Request) -> JSONResponse:
+        try:
+            request.app.state.desk.recorder.max_notification_id()
+        except Exception as exc:  # any failure of the store means not ready
+            return JSONResponse(
+                {"status": "unavailable", "event_store": type(exc).__name__}, status_code=503
+            )
+        return JSONResponse({"status": "ok", "event_store": "ok"})
+
+
+def main() -> None:
+    """Serve ticket-api (``make run``)."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    app = create_app(settings)
+    print(
+        f"ticket-api: http://{settings.host}:{settings.port}/docs  (policies: "
+        f"{', '.join(app.state.desk.policies)}; store: {settings.store})",
+        flush=True,
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""The ticket list: a read model for searching tickets, projected from the notification log.
+
+The event store's notification log (the library's gap-free global sequence) is followed from a
+stored position; each batch of tickets is upserted and the position advanced in one database
+transaction, so the list is never ahead of or behind what it says it has read, and a crash
+simply resumes. It lives in the event store's own database (SQLite file or PostgreSQL).
+
+Rows are the tickets' latest state read through the aggregate itself (no second copy of the
+lifecycle rules). ticket-api catches the list up right after its own writes and before each
+query, so a client sees its own changes at once; several replicas catching up at the same time
+are harmless because the position only moves forward by compare-and-set.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+
+from ticket_api.application import TicketDesk
+from ticket_api.domain.ticket import Ticket
+
+POSITION_NAME = "ticket_list"
+BATCH = 500
+COLUMNS = (
+    "id",
+    "case_number",
+    "policy",
+    "tenant",
+    "state",
+    "priority",
+    "ticket_type",
+    "assignee_id",
+    "level",
+    "title",
+    "created_at",
+    "updated_at",
+    "version",
+)
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    status: str | None = None
+    priority: str | None = None
+    policy: str | None = None
+    tenant: str | None = None
+    assignee: str | None = None
+    level: int | None = None
+    updated_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class InvalidCursor(ValueError):
+    """A pagination cursor that this server did not hand out."""
+
+
+class TicketList:
+    """Follows the notification log into the ``ticket_list`` table and answers searches."""
+
+    def __init__(self, desk: TicketDesk) -> None:
+        self.desk = desk
+        self.datastore: Any = desk.recorder.datastore  # type: ignore[attr-defined]
+        self.postgres = type(self.datastore).__module__.startswith("eventsourcing.postgres")
+        self._ticket_topics = {get_topic(cls) for cls in _ticket_event_classes()}
+        self._lock = threading.Lock()
+        self._create_tables()
+
+    # -- SQL dialects ----------------------------------------------------------------------
+
+    def _sql(self, statement: str) -> str:
+        """Statements are written with ``:name`` parameters; psycopg wants ``%(name)s``."""
+        return re.sub(r":(\w+)", r"%(\1)s", statement) if self.postgres else statement
+
+    def _create_tables(self) -> None:
+        timestamp = "TIMESTAMPTZ" if self.postgres else "TEXT"
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS ticket_list ("
+                "id TEXT PRIMARY KEY, case_number TEXT NOT NULL, policy TEXT NOT NULL, "
+                "tenant TEXT NOT NULL, state TEXT NOT NULL, priority TEXT NOT NULL, "
+                "ticket_type TEXT NOT NULL, assignee_id TEXT, level INTEGER NOT NULL, "
+                f"title TEXT NOT NULL, created_at {timestamp} NOT NULL, "
+                f"updated_at {timestamp} NOT NULL, version INTEGER NOT NULL)"
+            )
+            cursor.execute(
+                "CREATE INDEX IF NOT EXISTS ticket_list_updated ON ticket_list (updated_at, id)"
+            )
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS read_model_position ("
+                "name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+            )
+            cursor.execute(
+                self._sql(
+                    "INSERT INTO read_model_position (name, position) VALUES (:name, 0) "
+                    "ON CONFLICT (name) DO NOTHING"
+                ),
+                {"name": POSITION_NAME},
+            )
+
+    # -- following the log -----------------------------------------------------------------
+
+    def catch_up(self) -> int:
+        """Project every notification not yet read; returns the position reached."""
+        with self._lock:
+            while True:
+                position = self._position()
+                notifications = self.desk.recorder.select_notifications(
+                    start=position + 1, limit=BATCH
+                )
+                if not notifications:
+                    return position
+                latest: dict[UUID, int] = {}  # ticket → newest version in this batch
+                for n in notifications:
+                    if n.topic in self._ticket_topics:
+                        ticket_id = UUID(str(n.originator_id))
+                        latest[ticket_id] = max(latest.get(ticket_id, 0), n.originator_version)
+                rows = [self._row(self.desk.ticket(tid, version=v)) for tid, v in latest.items()]
+                if not self._commit(rows, position, notifications[-1].id):
+                    continue  # another process advanced the position: read again from there
+
+    def _position(self) -> int:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                self._sql("SELECT position FROM read_model_position WHERE name = :name"),
+                {"name": POSITION_NAME},
+            )
+            row = cursor.fetchone()
+        return int(row["position"])
+
+    def _commit(self, rows: list[dict[str, Any]], old: int, new: int) -> bool:
+        upsert = self._sql(
+            f"INSERT INTO ticket_list ({', '.join(COLUMNS)}) "
+            f"VALUES ({', '.join(':' + c for c in COLUMNS)}) "
+            "ON CONFLICT (id) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "id")
+            + " WHERE excluded.version > ticket_list.version"
+        )
+        advance = self._sql(
+            "UPDATE read_model_position SET position = :new "
+            "WHERE name = :name AND position = :old RETURNING position"
+        )
+        try:
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.execute(advance, {"new": new, "old": old, "name": POSITION_NAME})
+                if cursor.fetchone() is None:
+                    raise _Lost  # rolls the transaction back
+                for row in rows:
+                    cursor.execute(upsert, row)
+        except _Lost:
+            return False
+        return True
+
+    def _row(self, ticket: Ticket) -> dict[str, Any]:
+        return {
+            "id": str(ticket.id),
+            "case_number": ticket.case_number,
+            "policy": ticket.policy,
+            "tenant": ticket.tenant,
+            "state": ticket.state.value,
+            "priority": ticket.priority,
+            "ticket_type": ticket.ticket_type,
+            "assignee_id": ticket.assignee["id"] if ticket.assignee else None,
+            "level": ticket.level,
+            "title": ticket.title,
+            "created_at": self._time(ticket.created_on),
+            "updated_at": self._time(ticket.modified_on),
+            "version": ticket.version,
+        }
+
+    def _time(self, value: datetime) -> Any:
+        # SQLite keeps ISO text in UTC with a fixed width, so text order is time order.
+        return value if self.postgres else value.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+    # -- searching -------------------------------------------------------------------------
+
+    def search(self, where: TicketFilter, *, limit: int, cursor: str | None = None) -> Page:
+        """Tickets matching the filter, oldest change first; ``cursor`` continues a listing.
+
+        Keyset pagination on (updated_at, id): stable under concurrent writes, no OFFSET scans.
+        """
+        self.catch_up()
+        clauses: list[str] = []
+        params: dict[str, Any] = {"limit": limit + 1}
+        for column, value in (
+            ("state", where.status),
+            ("priority", where.priority),
+            ("policy", where.policy),
+            ("tenant", where.tenant),
+            ("assignee_id", where.assignee),
+            ("level", where.level),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = :{column}")
+                params[column] = value
+        if where.updated_since is not None:
+            clauses.append("updated_at >= :since")
+            params["since"] = self._time(where.updated_since)
+        if cursor is not None:
+            after_time, after_id = _decode(cursor)
+            clauses.append(
+                "(updated_at > :after_time OR (updated_at = :after_time AND id > :after_id))"
+            )
+            params["after_time"] = self._time(after_time)
+            params["after_id"] = after_id
+        query = (
+            f"SELECT {', '.join(COLUMNS)} FROM ticket_list"
+            + (" WHERE " + " AND ".join(clauses) if clauses else "")
+            + " ORDER BY updated_at, id LIMIT :limit"
+        )
+        with self.datastore.transaction(commit=False) as db:
+            db.execute(self._sql(query), params)
+            fetched = [dict(zip(COLUMNS, _values(r), strict=True)) for r in db.fetchall()]
+        rows = fetched[:limit]
+        for row in rows:
+            if isinstance(row["updated_at"], str):
+                row["updated_at"] = datetime.fromisoformat(row["updated_at"])
+                row["created_at"] = datetime.fromisoformat(row["created_at"])
+        more = len(fetched) > limit
+        return Page(rows, _encode(rows[-1]["updated_at"], rows[-1]["id"]) if more else None)
+
+
+class _Lost(Exception):
+    """Another process moved the position first."""
+
+
+def _values(row: Any) -> list[Any]:
+    return list(row.values()) if isinstance(row, dict) else list(row)
+
+
+def _encode(updated_at: datetime, ticket_id: str) -> str:
+    raw = json.dumps([updated_at.isoformat(), ticket_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        when, ticket_id = json.loads(raw)
+        return datetime.fromisoformat(when), str(UUID(ticket_id))
+    except (ValueError, TypeError) as exc:
+        raise InvalidCursor(cursor) from exc
+
+
+def _ticket_event_classes() -> list[type]:
+    return [
+        value
+        for value in vars(Ticket).values()
+        if isinstance(value, type) and issubclass(value, Ticket.Event)
+    ]

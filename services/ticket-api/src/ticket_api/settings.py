@@ -1,0 +1,71 @@
+"""ticket-api's configuration, read from the environment in this one place.
+
+Every variable is documented in the README (section "Configuration"). Defaults give the
+embedded set-up of ``make run``: SQLite under ``var/``, policies from ``policies/``, loopback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_PRINCIPALS: dict[str, dict[str, str]] = {
+    "dev-customer": {
+        "kind": "customer",
+        "id": "contact-ana",
+        "name": "Ana Ruiz",
+        "tenant": "acme",
+        "email": "ana@acme.example",
+        "locale": "es",
+    },
+    "dev-agent": {"kind": "agent", "id": "agent-lucia", "name": "Lucía Gómez"},
+    "dev-supervisor": {"kind": "supervisor", "id": "sup-marco", "name": "Marco Díaz"},
+    "dev-service": {"kind": "service", "id": "sla-monitor", "name": "sla-monitor"},
+}
+"""One development key per role, until real authentication arrives (see README)."""
+
+
+class Settings(BaseSettings):
+    """``TICKET_API_*`` variables, plus the ``POSTGRES_*`` ones of the event store."""
+
+    model_config = SettingsConfigDict(env_prefix="TICKET_API_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    policies_dir: Path = Path("policies")
+    data_dir: Path = Path("var/ticket-api")
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    """Event store: the embedded SQLite file, or PostgreSQL (``POSTGRES_*`` variables)."""
+    max_body_bytes: int = 1_048_576
+    page_size_cap: int = 200
+    dev_keys: dict[str, dict[str, str]] = Field(default_factory=lambda: dict(DEV_PRINCIPALS))
+    """JSON object: API key → principal (kind, id, name, tenant for customers)."""
+
+    @field_validator("dev_keys", mode="before")
+    @classmethod
+    def _json(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
+
+    def event_store_env(self, environ: dict[str, str]) -> dict[str, str]:
+        """The ``eventsourcing`` library's persistence settings for the chosen store."""
+        if self.store == "postgres":
+            env = {k: v for k, v in environ.items() if k.startswith("POSTGRES_")}
+            env["PERSISTENCE_MODULE"] = "eventsourcing.postgres"
+            missing = [
+                k
+                for k in ("POSTGRES_DBNAME", "POSTGRES_HOST", "POSTGRES_USER", "POSTGRES_PASSWORD")
+                if not env.get(k)
+            ]
+            if missing:
+                raise ValueError(f"TICKET_API_STORE=postgres needs {', '.join(missing)}")
+            return env
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(self.data_dir / "tickets.sqlite3"),
+            "SQLITE_LOCK_TIMEOUT": "10",
+        }

@@ -1,0 +1,101 @@
+"""ticket-api fixtures: the real app on SQLite and on a real PostgreSQL, with a manual clock.
+
+Every API test runs once per store, so both backends pass the same suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from contracts.clock import ManualClock
+from ticket_api.application import TicketDesk
+from ticket_api.main import create_app
+from ticket_api.settings import DEV_PRINCIPALS, Settings
+
+POLICIES = Path(__file__).resolve().parents[3] / "policies"
+T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday, 09:00 in Mexico City
+
+KEYS = {
+    **DEV_PRINCIPALS,
+    "other-customer": {
+        "kind": "customer", "id": "contact-bob", "name": "Bob Lee", "tenant": "globex",
+        "email": "bob@globex.example", "locale": "en",
+    },
+}
+CUSTOMER = {"Authorization": "Bearer dev-customer"}
+OTHER_CUSTOMER = {"Authorization": "Bearer other-customer"}
+AGENT = {"Authorization": "Bearer dev-agent"}
+SUPERVISOR = {"Authorization": "Bearer dev-supervisor"}
+SERVICE = {"Authorization": "Bearer dev-service"}
+
+BTW_INTAKE = {
+    "nit": "900123456-7",
+    "nombre-contacto": "Ana Ruiz",
+    "correo-contacto": "ana@acme.example",
+    "telefono-contacto": "+57 300 000 0000",
+    "evidencia": {"name": "error.png", "media_type": "image/png"},
+}
+
+
+@dataclass
+class Api:
+    client: TestClient
+    clock: ManualClock
+    store: str
+
+    @property
+    def desk(self) -> TicketDesk:
+        return self.client.app.state.desk  # type: ignore[attr-defined,no-any-return]
+
+    def open(self, headers: dict[str, str] | None = None, **overrides: Any) -> dict[str, Any]:
+        """Open a BTW ticket as the customer; returns the ticket."""
+        body = {
+            "policy": "btw",
+            "title": "Error 500 DIAN al enviar facturas",
+            "description": "Desde las 9:00 la DIAN responde 500.",
+            "ticket_type": "soporte",
+            "subcategory": "error-500-dian",
+            "intake": BTW_INTAKE,
+            **overrides,
+        }
+        response = self.client.post("/v1/tickets", json=body, headers=headers or CUSTOMER)
+        assert response.status_code == 201, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def do(
+        self, ticket: dict[str, Any], command: str, body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        return self.client.post(
+            f"/v1/tickets/{ticket['id']}/{command}", json=body or {}, headers=headers or AGENT
+        )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    clock = ManualClock(T0)
+    settings = Settings(
+        store=request.param, data_dir=tmp_path, policies_dir=POLICIES, dev_keys=KEYS,
+        page_size_cap=50,
+    )
+    environ = request.getfixturevalue("postgres_env") if request.param == "postgres" else {}
+    with TestClient(create_app(settings, clock=clock, environ=environ)) as client:
+        yield Api(client, clock, request.param)
+
+
+def is_problem(response: Any, status: int | None = None) -> bool:
+    """A 4xx/5xx answered as RFC 9457 problem+json with the fields clients rely on."""
+    body = response.json()
+    return (
+        response.headers["content-type"].startswith("application/problem+json")
+        and (status is None or response.status_code == status)
+        and body["status"] == response.status_code
+        and all(body.get(k) for k in ("type", "title", "detail", "code"))
+    )
