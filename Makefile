@@ -13,8 +13,9 @@ help:  ## list the targets
 sync:  ## install every package of the workspace, editable, at the locked versions
 	@$(UV) sync --locked --quiet
 
-run: sync  ## run the system (today: check the policies and show their support hours)
-	@$(RUN) policy-check --hours $(POLICIES)/*.yaml
+run: sync  ## run the system: ticket-api on http://127.0.0.1:8000 (embedded SQLite store)
+	@$(RUN) policy-check $(POLICIES)/*.yaml
+	@TICKET_API_POLICIES_DIR=$(POLICIES) $(RUN) ticket-api
 
 test: sync  ## the whole test suite
 	@$(RUN) pytest -n auto -q

@@ -25,8 +25,12 @@ T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday, 09:00 in Mexico Cit
 KEYS = {
     **DEV_PRINCIPALS,
     "other-customer": {
-        "kind": "customer", "id": "contact-bob", "name": "Bob Lee", "tenant": "globex",
-        "email": "bob@globex.example", "locale": "en",
+        "kind": "customer",
+        "id": "contact-bob",
+        "name": "Bob Lee",
+        "tenant": "globex",
+        "email": "bob@globex.example",
+        "locale": "en",
     },
 }
 CUSTOMER = {"Authorization": "Bearer dev-customer"}
@@ -70,7 +74,10 @@ class Api:
         return response.json()  # type: ignore[no-any-return]
 
     def do(
-        self, ticket: dict[str, Any], command: str, body: dict[str, Any] | None = None,
+        self,
+        ticket: dict[str, Any],
+        command: str,
+        body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
         return self.client.post(
@@ -82,10 +89,16 @@ class Api:
 def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     clock = ManualClock(T0)
     settings = Settings(
-        store=request.param, data_dir=tmp_path, policies_dir=POLICIES, dev_keys=KEYS,
+        store=request.param,
+        data_dir=tmp_path,
+        policies_dir=POLICIES,
+        dev_keys=KEYS,
         page_size_cap=50,
     )
-    environ = request.getfixturevalue("postgres_env") if request.param == "postgres" else {}
+    environ: dict[str, str] = {}
+    if request.param == "postgres":
+        # Fail fast when the test cuts the database off (the library retries each call 10x).
+        environ = {**request.getfixturevalue("postgres_env"), "POSTGRES_CONNECT_TIMEOUT": "1"}
     with TestClient(create_app(settings, clock=clock, environ=environ)) as client:
         yield Api(client, clock, request.param)
 

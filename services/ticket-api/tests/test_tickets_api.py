@@ -9,19 +9,28 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from conftest import AGENT, CUSTOMER, OTHER_CUSTOMER, SERVICE, SUPERVISOR, T0, Api, is_problem
 
+from conftest import AGENT, CUSTOMER, OTHER_CUSTOMER, SERVICE, SUPERVISOR, T0, Api, is_problem
 from ticket_api.application import TicketDesk
 
 
 def test_opening_returns_201_with_location_etag_and_a_case_number(api: Api) -> None:
     response = api.client.post(
         "/v1/tickets",
-        json={"policy": "btw", "title": "Error XML", "description": "El XML es rechazado",
-              "ticket_type": "soporte", "subcategory": "error-xml", "intake": {
-                  "nit": "900", "nombre-contacto": "Ana", "correo-contacto": "ana@acme.example",
-                  "telefono-contacto": "1", "evidencia": {"name": "e.png",
-                                                          "media_type": "image/png"}}},
+        json={
+            "policy": "btw",
+            "title": "Error XML",
+            "description": "El XML es rechazado",
+            "ticket_type": "soporte",
+            "subcategory": "error-xml",
+            "intake": {
+                "nit": "900",
+                "nombre-contacto": "Ana",
+                "correo-contacto": "ana@acme.example",
+                "telefono-contacto": "1",
+                "evidencia": {"name": "e.png", "media_type": "image/png"},
+            },
+        },
         headers=CUSTOMER,
     )
     assert response.status_code == 201
@@ -47,10 +56,18 @@ def test_a_retry_with_the_same_idempotency_key_gets_the_first_answer(api: Api) -
     headers = {**CUSTOMER, "Idempotency-Key": "order-7"}
     first = api.open(headers=headers)
     api.clock.advance(timedelta(minutes=5))
-    retry = api.client.post("/v1/tickets", json={
-        "policy": "btw", "title": "Error 500 DIAN al enviar facturas",
-        "description": "Desde las 9:00 la DIAN responde 500.", "ticket_type": "soporte",
-        "subcategory": "error-500-dian", "intake": api_intake()}, headers=headers)
+    retry = api.client.post(
+        "/v1/tickets",
+        json={
+            "policy": "btw",
+            "title": "Error 500 DIAN al enviar facturas",
+            "description": "Desde las 9:00 la DIAN responde 500.",
+            "ticket_type": "soporte",
+            "subcategory": "error-500-dian",
+            "intake": api_intake(),
+        },
+        headers=headers,
+    )
     assert retry.status_code == 201
     assert retry.json() == first
     assert retry.headers["idempotent-replayed"] == "true"
@@ -61,9 +78,18 @@ def test_a_retry_with_the_same_idempotency_key_gets_the_first_answer(api: Api) -
 def test_the_same_idempotency_key_with_another_body_is_refused(api: Api) -> None:
     headers = {**CUSTOMER, "Idempotency-Key": "order-8"}
     api.open(headers=headers)
-    other = api.client.post("/v1/tickets", json={
-        "policy": "btw", "title": "Otro asunto", "description": "x", "ticket_type": "soporte",
-        "subcategory": "error-xml", "intake": api_intake()}, headers=headers)
+    other = api.client.post(
+        "/v1/tickets",
+        json={
+            "policy": "btw",
+            "title": "Otro asunto",
+            "description": "x",
+            "ticket_type": "soporte",
+            "subcategory": "error-xml",
+            "intake": api_intake(),
+        },
+        headers=headers,
+    )
     assert is_problem(other, 422) and other.json()["code"] == "idempotency-key-reused"
 
 
@@ -84,12 +110,14 @@ def test_commands_are_idempotent_too(api: Api) -> None:
 def test_a_stale_if_match_is_refused_with_412_and_the_current_etag(api: Api) -> None:
     ticket = api.open()
     assigned = api.client.post(
-        f"/v1/tickets/{ticket['id']}/assign", json={"agent_id": "a", "agent_name": "Luis"},
+        f"/v1/tickets/{ticket['id']}/assign",
+        json={"agent_id": "a", "agent_name": "Luis"},
         headers={**AGENT, "If-Match": '"1"'},
     )
     assert assigned.status_code == 200 and assigned.headers["etag"] == '"2"'
-    stale = api.client.post(f"/v1/tickets/{ticket['id']}/start",
-                            headers={**AGENT, "If-Match": '"1"'})
+    stale = api.client.post(
+        f"/v1/tickets/{ticket['id']}/start", headers={**AGENT, "If-Match": '"1"'}
+    )
     assert is_problem(stale, 412) and stale.headers["etag"] == '"2"'
 
 
@@ -101,11 +129,13 @@ def test_two_writers_racing_on_one_ticket_one_wins_the_other_gets_409(
     both_have_read = threading.Barrier(2, timeout=10)
     original = TicketDesk.change
 
-    def change_after_both_read(self: TicketDesk, ticket_id: UUID, command: Callable[..., None],
-                               **kwargs: Any) -> Any:
+    def change_after_both_read(
+        self: TicketDesk, ticket_id: UUID, command: Callable[..., None], **kwargs: Any
+    ) -> Any:
         def racing(*args: Any) -> None:
             command(*args)
             both_have_read.wait()
+
         return original(self, ticket_id, racing, **kwargs)
 
     monkeypatch.setattr(TicketDesk, "change", change_after_both_read)
@@ -146,8 +176,9 @@ def test_the_list_filters_and_pages_with_a_cursor_under_a_hard_cap(api: Api) -> 
     xml = api.open(subcategory="error-xml")
     api.do(xml, "assign", {"agent_id": "agent-lucia", "agent_name": "Lucía", "support_level": 2})
     first = api.client.get("/v1/tickets?priority=p1&limit=2", headers=AGENT).json()
-    second = api.client.get(f"/v1/tickets?priority=p1&limit=2&cursor={first['next_cursor']}",
-                            headers=AGENT).json()
+    second = api.client.get(
+        f"/v1/tickets?priority=p1&limit=2&cursor={first['next_cursor']}", headers=AGENT
+    ).json()
     assert len(first["items"]) == 2 and len(second["items"]) == 1
     assert second["next_cursor"] is None
     assigned = api.client.get("/v1/tickets?assignee=agent-lucia&level=2", headers=AGENT).json()
@@ -184,67 +215,104 @@ def test_a_customer_never_sees_another_tenants_ticket(api: Api) -> None:
 def test_the_lifecycle_through_the_api_ends_in_a_closed_ticket_that_points_to_a_follow_up(
     api: Api,
 ) -> None:
-    ticket = api.open(policy="bitam", ticket_type="soporte", priority="alta", subcategory=None,
-                      intake={}, product="ebavel", product_version="6.6")
+    ticket = api.open(
+        policy="bitam",
+        ticket_type="soporte",
+        priority="alta",
+        subcategory=None,
+        intake={},
+        product="ebavel",
+        product_version="6.6",
+    )
     assert api.do(ticket, "assign", {"agent_id": "agent-lucia", "agent_name": "Lucía"}).is_success
     assert api.do(ticket, "start").json()["state"] == "in_progress"
     assert api.do(ticket, "await-customer", {"request": "Envíe la captura"}).is_success
-    assert api.do(ticket, "contact-attempts", {"channel": "phone"}).json()[
-        "unanswered_contact_attempts"] == 1
+    assert (
+        api.do(ticket, "contact-attempts", {"channel": "phone"}).json()[
+            "unanswered_contact_attempts"
+        ]
+        == 1
+    )
     assert api.do(ticket, "replies", {"body": "Adjunto"}, CUSTOMER).json()["state"] == "in_progress"
     resolved = api.do(ticket, "resolve", {"resolution": "workaround", "summary": "Use el alterno"})
     # 000: a resolved ticket stays open 15 business days for comments
     assert resolved.json()["reopen_until"].startswith("2026-12-15T15:00")
     assert api.do(ticket, "reopen", {"reason": "No funcionó"}, CUSTOMER).json()["state"] == (
-        "in_progress")
+        "in_progress"
+    )
     api.do(ticket, "resolve", {"resolution": "solution", "summary": "Corregido"})
     closed = api.do(ticket, "close", {"closure": "confirmed"}, CUSTOMER)
     assert closed.json()["state"] == "closed"
     after = api.do(ticket, "replies", {"body": "Otra duda"}, CUSTOMER)
     assert is_problem(after, 409) and "seguimiento" in after.json()["detail"]
-    english = api.client.post(f"/v1/tickets/{ticket['id']}/replies", json={"body": "x"},
-                              headers={**CUSTOMER, "Accept-Language": "en"})
+    english = api.client.post(
+        f"/v1/tickets/{ticket['id']}/replies",
+        json={"body": "x"},
+        headers={**CUSTOMER, "Accept-Language": "en"},
+    )
     assert "follow-up" in english.json()["detail"]
-    follow_up = api.open(policy="bitam", ticket_type="soporte", priority="alta", subcategory=None,
-                         intake={}, product="ebavel", product_version="6.6",
-                         follow_up_of=ticket["id"])
+    follow_up = api.open(
+        policy="bitam",
+        ticket_type="soporte",
+        priority="alta",
+        subcategory=None,
+        intake={},
+        product="ebavel",
+        product_version="6.6",
+        follow_up_of=ticket["id"],
+    )
     assert follow_up["follow_up_of"] == ticket["id"]
 
 
 def test_escalation_needs_an_etr_and_a_higher_level_within_the_policy(api: Api) -> None:
-    ticket = api.open(policy="proditma", ticket_type="incidente", priority="alta", subcategory=None,
-                      intake={})
+    ticket = api.open(
+        policy="proditma", ticket_type="incidente", priority="alta", subcategory=None, intake={}
+    )
     etr = (T0 + timedelta(hours=4)).isoformat()
     no_etr = api.do(ticket, "escalate", {"to_level": 2, "reason": "x"}, SERVICE)
     assert is_problem(no_etr, 422) and no_etr.json()["errors"][0]["field"] == "etr"
-    assert api.do(ticket, "escalate", {"to_level": 3, "reason": "Crítico", "etr": etr},
-                  SERVICE).json()["level"] == 3
+    assert (
+        api.do(
+            ticket, "escalate", {"to_level": 3, "reason": "Crítico", "etr": etr}, SERVICE
+        ).json()["level"]
+        == 3
+    )
     beyond = api.do(ticket, "escalate", {"to_level": 4, "reason": "x", "etr": etr}, SERVICE)
     assert is_problem(beyond, 409) and beyond.json()["code"] == "bad-level"
 
 
 def test_roles_are_enforced_per_command(api: Api) -> None:
     ticket = api.open()
-    assert is_problem(api.do(ticket, "assign", {"agent_id": "a", "agent_name": "b"}, CUSTOMER),
-                      403)
+    assert is_problem(api.do(ticket, "assign", {"agent_id": "a", "agent_name": "b"}, CUSTOMER), 403)
     assert is_problem(api.do(ticket, "feature-review", {"viable": True}, AGENT), 403)
     assert is_problem(api.client.get("/v1/tickets"), 401)
     assert is_problem(api.client.get("/v1/tickets", headers={"Authorization": "Bearer nope"}), 401)
 
 
 def test_a_feature_request_gets_its_committee_decision(api: Api) -> None:
-    ticket = api.open(policy="bitam", ticket_type="nuevo-requerimiento", priority="baja",
-                      subcategory=None, intake={}, product="ebavel", product_version="6.6")
-    decided = api.do(ticket, "feature-review",
-                     {"viable": True, "cost_note": "Costo adicional", "target_release": "6.7"},
-                     SUPERVISOR)
+    ticket = api.open(
+        policy="bitam",
+        ticket_type="nuevo-requerimiento",
+        priority="baja",
+        subcategory=None,
+        intake={},
+        product="ebavel",
+        product_version="6.6",
+    )
+    decided = api.do(
+        ticket,
+        "feature-review",
+        {"viable": True, "cost_note": "Costo adicional", "target_release": "6.7"},
+        SUPERVISOR,
+    )
     assert decided.json()["feature_review"]["viable"] is True
 
 
 def test_reclassifying_checks_the_policy_and_keeps_the_reason(api: Api) -> None:
     ticket = api.open(subcategory="error-xml")
-    raised = api.do(ticket, "priority", {"subcategory": "error-firma-digital",
-                                         "reason": "Afecta la firma"})
+    raised = api.do(
+        ticket, "priority", {"subcategory": "error-firma-digital", "reason": "Afecta la firma"}
+    )
     assert raised.json()["priority"] == "p1"
     wrong = api.do(ticket, "priority", {"priority": "p3", "reason": "x"})
     assert is_problem(wrong, 422) and wrong.json()["code"] == "subcategory-priority"
@@ -288,3 +356,25 @@ def list_all(api: Api) -> list[dict[str, Any]]:
         cursor = page["next_cursor"]
         if cursor is None:
             return items
+
+
+def test_each_event_keeps_the_trace_context_of_the_request_that_caused_it(api: Api) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    headers = {**CUSTOMER, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    response = api.client.post(
+        "/v1/tickets",
+        json={
+            "policy": "btw",
+            "title": "Error XML",
+            "description": "x",
+            "ticket_type": "soporte",
+            "subcategory": "error-xml",
+            "intake": api_intake(),
+        },
+        headers=headers,
+    )
+    (opened,) = api.desk.history(UUID(response.json()["id"]))
+    traceparent = opened.trace["traceparent"]  # type: ignore[attr-defined]
+    # same trace, a new span (the server's), so later hops continue this request's trace
+    assert traceparent.split("-")[1] == trace_id
+    assert traceparent.split("-")[2] != "00f067aa0ba902b7"

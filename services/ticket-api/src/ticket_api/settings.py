@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var/ticket-api")
     store: Literal["sqlite", "postgres"] = "sqlite"
     """Event store: the embedded SQLite file, or PostgreSQL (``POSTGRES_*`` variables)."""
+    postgres_connect_timeout: int = 2
+    """Seconds to wait for a database connection before answering 503 (library default: 30)."""
     max_body_bytes: int = 1_048_576
     page_size_cap: int = 200
     dev_keys: dict[str, dict[str, str]] = Field(default_factory=lambda: dict(DEV_PRINCIPALS))
@@ -55,6 +57,8 @@ class Settings(BaseSettings):
         if self.store == "postgres":
             env = {k: v for k, v in environ.items() if k.startswith("POSTGRES_")}
             env["PERSISTENCE_MODULE"] = "eventsourcing.postgres"
+            env.setdefault("POSTGRES_CONNECT_TIMEOUT", str(self.postgres_connect_timeout))
+            env.setdefault("POSTGRES_PRE_PING", "y")  # drop dead pooled connections first
             missing = [
                 k
                 for k in ("POSTGRES_DBNAME", "POSTGRES_HOST", "POSTGRES_USER", "POSTGRES_PASSWORD")

@@ -37,6 +37,16 @@ class Ticket(Aggregate):
         trace: Trace
 
     class Opened(Event, Aggregate.Created):
+        """Version 2 added the contracted modality (003) and the follow-up link; tickets
+        opened before carry neither, and are read as having none."""
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.setdefault("modality", None)
+            state.setdefault("follow_up_of", None)
+
         case_number: str
         policy: str
         tenant: str
