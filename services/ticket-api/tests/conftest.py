@@ -85,22 +85,29 @@ class Api:
         )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+def running_api(request: pytest.FixtureRequest, tmp_path: Path, store: str) -> Iterator[Api]:
     clock = ManualClock(T0)
     settings = Settings(
-        store=request.param,
-        data_dir=tmp_path,
-        policies_dir=POLICIES,
-        dev_keys=KEYS,
-        page_size_cap=50,
+        store=store, data_dir=tmp_path, policies_dir=POLICIES, dev_keys=KEYS, page_size_cap=50
     )
     environ: dict[str, str] = {}
-    if request.param == "postgres":
-        # Fail fast when the test cuts the database off (the library retries each call 10x).
+    if store == "postgres":
+        # Fail fast when a test cuts the database off (the library retries each call 10x).
         environ = {**request.getfixturevalue("postgres_env"), "POSTGRES_CONNECT_TIMEOUT": "1"}
     with TestClient(create_app(settings, clock=clock, environ=environ)) as client:
-        yield Api(client, clock, request.param)
+        yield Api(client, clock, store)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    """The app on each store in turn: both backends pass the same suite."""
+    yield from running_api(request, tmp_path, request.param)
+
+
+@pytest.fixture
+def postgres_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    """The app on PostgreSQL only, for what only a networked database can do (go away)."""
+    yield from running_api(request, tmp_path, "postgres")
 
 
 def is_problem(response: Any, status: int | None = None) -> bool:

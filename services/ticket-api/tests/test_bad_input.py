@@ -146,10 +146,9 @@ def test_bad_paths_and_queries_are_4xx_problems(api: Api, method: str, path: str
 
 
 def test_an_unreachable_event_store_answers_503_with_retry_after_and_saves_nothing(
-    api: Api,
+    postgres_api: Api,
 ) -> None:
-    if api.store != "postgres":
-        pytest.skip("the embedded SQLite file cannot become unreachable")
+    api = postgres_api
     ticket = api.open()
     env = api.desk.env
     import psycopg
