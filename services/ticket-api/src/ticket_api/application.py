@@ -86,6 +86,14 @@ class TicketDesk(Application[UUID]):
         super().__init__(env)
         self.policies = dict(policies or {})
         self.clock = clock or SystemClock()
+        self.after_save: list[Callable[[], None]] = []
+        """Called after each successful write (the outbox relay wakes up on it)."""
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        recordings = super().save(*objs, **kwargs)
+        for listener in self.after_save:
+            listener()
+        return recordings
 
     # -- queries ---------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -24,7 +25,9 @@ from ticket_api.api import problems
 from ticket_api.api.policies.views import router as policies_router
 from ticket_api.api.tickets.views import router as tickets_router
 from ticket_api.application import TicketDesk
+from ticket_api.lease import FileLease, Lease, PostgresLease
 from ticket_api.read_model import TicketList
+from ticket_api.relay import OutboxRelay, RelaySettings
 from ticket_api.settings import Settings
 
 log = logging.getLogger("ticket_api")
@@ -49,9 +52,15 @@ def create_app(
     policies = load_policies(settings.policies_dir)
     desk = TicketDesk(settings.event_store_env(environ), policies=policies, clock=clock)
 
+    relay = _relay(settings, desk, environ)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(relay.run()) if relay else None
         yield
+        if relay and task:
+            relay.stop()
+            await task
         desk.close()
 
     app = FastAPI(
@@ -63,6 +72,7 @@ def create_app(
     app.state.settings = settings
     app.state.desk = desk
     app.state.ticket_list = TicketList(desk)
+    app.state.relay = relay
     problems.install(app)
     _limit_body_size(app, settings.max_body_bytes)
     app.include_router(tickets_router)
@@ -72,6 +82,18 @@ def create_app(
         trace.set_tracer_provider(TracerProvider())
     FastAPIInstrumentor.instrument_app(app)
     return app
+
+
+def _relay(settings: Settings, desk: TicketDesk, environ: dict[str, str]) -> OutboxRelay | None:
+    """The outbox relay, when a NATS server is configured; one replica publishes at a time."""
+    if not settings.nats_url:
+        return None
+    lease: Lease
+    if settings.store == "postgres":
+        lease = PostgresLease(settings.event_store_env(environ))
+    else:
+        lease = FileLease(settings.data_dir / "outbox-relay.lock")
+    return OutboxRelay(desk, lease, RelaySettings(nats_url=settings.nats_url))
 
 
 def _limit_body_size(app: FastAPI, limit: int) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +25,7 @@ from eventsourcing.utils import get_topic
 
 from ticket_api.application import TicketDesk
 from ticket_api.domain.ticket import Ticket
+from ticket_api.log_position import Dialect, LogPosition
 
 POSITION_NAME = "ticket_list"
 BATCH = 500
@@ -73,16 +73,17 @@ class TicketList:
     def __init__(self, desk: TicketDesk) -> None:
         self.desk = desk
         self.datastore: Any = desk.recorder.datastore  # type: ignore[attr-defined]
-        self.postgres = type(self.datastore).__module__.startswith("eventsourcing.postgres")
+        self.dialect = Dialect(self.datastore)
+        self.postgres = self.dialect.postgres
         self._ticket_topics = {get_topic(cls) for cls in _ticket_event_classes()}
         self._lock = threading.Lock()
         self._create_tables()
+        self.position = LogPosition(self.dialect, POSITION_NAME)
 
     # -- SQL dialects ----------------------------------------------------------------------
 
     def _sql(self, statement: str) -> str:
-        """Statements are written with ``:name`` parameters; psycopg wants ``%(name)s``."""
-        return re.sub(r":(\w+)", r"%(\1)s", statement) if self.postgres else statement
+        return self.dialect.sql(statement)
 
     def _create_tables(self) -> None:
         timestamp = "TIMESTAMPTZ" if self.postgres else "TEXT"
@@ -98,17 +99,6 @@ class TicketList:
             cursor.execute(
                 "CREATE INDEX IF NOT EXISTS ticket_list_updated ON ticket_list (updated_at, id)"
             )
-            cursor.execute(
-                "CREATE TABLE IF NOT EXISTS read_model_position ("
-                "name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
-            )
-            cursor.execute(
-                self._sql(
-                    "INSERT INTO read_model_position (name, position) VALUES (:name, 0) "
-                    "ON CONFLICT (name) DO NOTHING"
-                ),
-                {"name": POSITION_NAME},
-            )
 
     # -- following the log -----------------------------------------------------------------
 
@@ -116,7 +106,7 @@ class TicketList:
         """Project every notification not yet read; returns the position reached."""
         with self._lock:
             while True:
-                position = self._position()
+                position = self.position.get()
                 notifications = self.desk.recorder.select_notifications(
                     start=position + 1, limit=BATCH
                 )
@@ -131,15 +121,6 @@ class TicketList:
                 if not self._commit(rows, position, notifications[-1].id):
                     continue  # another process advanced the position: read again from there
 
-    def _position(self) -> int:
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                self._sql("SELECT position FROM read_model_position WHERE name = :name"),
-                {"name": POSITION_NAME},
-            )
-            row = cursor.fetchone()
-        return int(row["position"])
-
     def _commit(self, rows: list[dict[str, Any]], old: int, new: int) -> bool:
         upsert = self._sql(
             f"INSERT INTO ticket_list ({', '.join(COLUMNS)}) "
@@ -148,14 +129,9 @@ class TicketList:
             + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "id")
             + " WHERE excluded.version > ticket_list.version"
         )
-        advance = self._sql(
-            "UPDATE read_model_position SET position = :new "
-            "WHERE name = :name AND position = :old RETURNING position"
-        )
         try:
             with self.datastore.transaction(commit=True) as cursor:
-                cursor.execute(advance, {"new": new, "old": old, "name": POSITION_NAME})
-                if cursor.fetchone() is None:
+                if not self.position.advance_in(cursor, old, new):
                     raise _Lost  # rolls the transaction back
                 for row in rows:
                     cursor.execute(upsert, row)

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     """Event store: the embedded SQLite file, or PostgreSQL (``POSTGRES_*`` variables)."""
     postgres_connect_timeout: int = 2
     """Seconds to wait for a database connection before answering 503 (library default: 30)."""
+    nats_url: str | None = None
+    """NATS with JetStream for the outbox relay (``make run``: the embedded nats-server);
+    unset, ticket-api runs without publishing and the relay catches up once it is set."""
     max_body_bytes: int = 1_048_576
     page_size_cap: int = 200
     dev_keys: dict[str, dict[str, str]] = Field(default_factory=lambda: dict(DEV_PRINCIPALS))

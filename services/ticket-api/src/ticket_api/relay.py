@@ -1,0 +1,222 @@
+"""The outbox relay: the event store's notification log, published to NATS JetStream.
+
+The log is the outbox — an event is committed once, with the ticket, and the relay publishes it
+afterwards, so a write never waits on NATS and NATS being down never loses an event:
+
+- it reads notifications after its stored position, publishes each ticket event as a CloudEvent
+  to ``tickets.<tenant>.<ticket>.<event>`` with ``Nats-Msg-Id = <ticket id>:<version>`` and the
+  trace context saved with the event, pipelined with a bounded number of acks outstanding;
+- the position advances only after JetStream acknowledged the whole batch; a relay that dies
+  mid-batch publishes the batch again and JetStream's duplicate window drops the repeats;
+- one connection publishes in log order, so each ticket's events keep their order;
+- a lease (``lease.py``) lets exactly one replica publish; the others wait to take over;
+- failures are retried with exponential backoff and jitter (``tenacity``) until NATS is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import nats
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import get_topic
+from nats.js import JetStreamContext
+from opentelemetry import trace
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+
+from contracts.events import TICKETS_STREAM, envelope, subject, to_wire
+from contracts.messaging.streams import StreamSettings, ensure_stream
+from ticket_api.application import TicketDesk
+from ticket_api.domain.ticket import Ticket
+from ticket_api.lease import Lease
+from ticket_api.log_position import Dialect, LogPosition
+from ticket_api.wire import event_name, payload
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("ticket_api.relay")
+POSITION_NAME = "outbox_relay"
+SOURCE = "/ticket-api"
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    nats_url: str = "nats://127.0.0.1:4222"
+    batch: int = 1000
+    max_in_flight: int = 512
+    """Publishes awaiting a JetStream ack at once (the pipelining window)."""
+    poll_interval: float = 0.5
+    """Seconds between looks at the log when nobody wakes the relay (other replicas' writes)."""
+    lease_retry: float = 2.0
+    """Seconds between attempts to take the lease while another replica holds it."""
+    streams: StreamSettings = field(default_factory=StreamSettings)
+
+
+class NotAcknowledged(Exception):
+    """JetStream did not acknowledge every message of a batch."""
+
+
+class OutboxRelay:
+    """Publishes the notification log to JetStream, from a durable position."""
+
+    def __init__(self, desk: TicketDesk, lease: Lease, settings: RelaySettings) -> None:
+        self.desk = desk
+        self.lease = lease
+        self.settings = settings
+        self.position = LogPosition(Dialect(desk.recorder.datastore), POSITION_NAME)  # type: ignore[attr-defined]
+        self._ticket_topics = {
+            get_topic(cls)
+            for cls in vars(Ticket).values()
+            if isinstance(cls, type) and issubclass(cls, Ticket.Event)
+        }
+        self._owners: OrderedDict[UUID, tuple[str, str]] = OrderedDict()  # ticket → tenant, policy
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.published = 0
+
+    # -- control ---------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Something was written: look at the log now (thread-safe; from request threads)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Hold the lease and publish until stopped; survives NATS and database outages."""
+        self._loop = asyncio.get_running_loop()
+        self.desk.after_save.append(self.wake)
+        try:
+            while not self._stopping.is_set():
+                if not await asyncio.to_thread(self._try_lease):
+                    await self._pause(self.settings.lease_retry)
+                    continue
+                log.info(
+                    "outbox relay: holding the lease; publishing to %s", self.settings.nats_url
+                )
+                async for attempt in AsyncRetrying(
+                    wait=wait_exponential_jitter(initial=0.05, max=5.0),
+                    retry=retry_if_exception_type(Exception),
+                    before_sleep=lambda s: log.warning(
+                        "outbox relay: %s; retrying", s.outcome and s.outcome.exception()
+                    ),
+                ):
+                    with attempt:
+                        await self._publish_while_leased()
+        finally:
+            self.desk.after_save.remove(self.wake)
+            await asyncio.to_thread(self.lease.release)
+
+    def _try_lease(self) -> bool:
+        try:
+            return self.lease.try_acquire()
+        except Exception as exc:  # the database may be down: try again later
+            log.warning("outbox relay: cannot take the lease: %s", exc)
+            return False
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        self._wake.clear()
+
+    async def _publish_while_leased(self) -> None:
+        nc = await nats.connect(
+            self.settings.nats_url,
+            name="ticket-api outbox relay",
+            max_reconnect_attempts=0,
+            allow_reconnect=False,
+            connect_timeout=2,
+        )
+        try:
+            js = nc.jetstream(publish_async_max_pending=self.settings.max_in_flight)
+            await ensure_stream(js, TICKETS_STREAM, self.settings.streams)
+            while not self._stopping.is_set():
+                if not await asyncio.to_thread(self.lease.still_held):
+                    log.warning("outbox relay: lost the lease")
+                    return
+                if await self.publish_batch(js) == 0:
+                    await self._pause(self.settings.poll_interval)
+        finally:
+            await nc.close()
+
+    # -- publishing ------------------------------------------------------------------------
+
+    async def publish_batch(self, js: JetStreamContext) -> int:
+        """Publish the next batch of the log; returns how many notifications it covered."""
+        position = await asyncio.to_thread(self.position.get)
+        notifications: Sequence[Notification] = await asyncio.to_thread(
+            self.desk.recorder.select_notifications, position + 1, self.settings.batch
+        )
+        if not notifications:
+            return 0
+        with tracer.start_as_current_span("outbox relay batch") as span:
+            span.set_attribute("messaging.system", "nats")
+            span.set_attribute("messaging.batch.message_count", len(notifications))
+            acks = []
+            for notification in notifications:
+                if notification.topic not in self._ticket_topics:
+                    continue  # case-number sequences and idempotency records stay inside
+                message = await asyncio.to_thread(self._message, notification)
+                acks.append(await js.publish_async(*message))
+            await js.publish_async_completed()
+            results = await asyncio.gather(*acks, return_exceptions=True)
+            failed = [r for r in results if isinstance(r, BaseException)]
+            if failed:
+                raise NotAcknowledged(f"{len(failed)} of {len(acks)} not acknowledged: {failed[0]}")
+        moved = await asyncio.to_thread(self.position.advance, position, notifications[-1].id)
+        if not moved:
+            raise RuntimeError("the relay position moved under us: is another relay running?")
+        self.published += len(acks)
+        return len(notifications)
+
+    def _message(self, notification: Notification) -> tuple[str, bytes, None, None, dict[str, str]]:
+        """``publish_async`` arguments for one stored ticket event."""
+        event = self.desk.mapper.to_domain_event(notification)
+        assert isinstance(event, Ticket.Event)
+        ticket_id = UUID(str(event.originator_id))
+        tenant, policy = self._owner(ticket_id, event)
+        name = event_name(event)
+        cloud_event = envelope(
+            payload(event),
+            ticket_id=ticket_id,
+            ticket_version=event.originator_version,
+            tenant=tenant,
+            policy=policy,
+            time=event.timestamp,
+            source=SOURCE,
+            traceparent=event.trace.get("traceparent"),
+            tracestate=event.trace.get("tracestate"),
+        )
+        headers = {"Nats-Msg-Id": cloud_event.id, **event.trace}
+        return (
+            subject(name, tenant=tenant, ticket_id=ticket_id),
+            to_wire(cloud_event),
+            None,
+            None,
+            headers,
+        )
+
+    def _owner(self, ticket_id: UUID, event: Any) -> tuple[str, str]:
+        """Tenant and policy of a ticket (only its Opened event carries them)."""
+        if isinstance(event, Ticket.Opened):
+            owner = (event.tenant, event.policy)
+        elif (cached := self._owners.get(ticket_id)) is not None:
+            owner = cached
+        else:
+            opened = self.desk.ticket(ticket_id, version=1)
+            owner = (opened.tenant, opened.policy)
+        self._owners[ticket_id] = owner
+        self._owners.move_to_end(ticket_id)
+        while len(self._owners) > 100_000:
+            self._owners.popitem(last=False)
+        return owner
