@@ -1,0 +1,257 @@
+"""The consumer toolkit: a durable JetStream pull consumer that handles each event exactly once.
+
+sla-monitor and notifier both consume the event streams the same careful way:
+
+- a durable pull consumer, whose configuration is *reconciled* at start-up (nats-py silently
+  keeps an existing durable's old configuration when you subscribe to it);
+- messages fetched in batches; for each, the handler's work and the dedupe record of the event
+  id (``<ticket id>:<version>``) are committed in one database transaction, and the message is
+  acked only after the commit — a redelivery after a crash finds the record and is only acked;
+- a ``TransientError`` (or any unexpected one) is nak'ed with backoff; a message that cannot be
+  parsed, or keeps failing until the maximum deliveries, is recorded in a dead-letter table and
+  terminated — never an endless loop;
+- the W3C trace context in the message headers is continued by the handler's span;
+- ``stop()`` drains: the batch in hand is finished before the consumer returns.
+
+Bookkeeping lives in PostgreSQL through asyncpg (``PostgresInbox``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import APIError, NotFoundError
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
+from pydantic import ValidationError
+
+from contracts.events import CloudEvent, EventPayload, UnknownEventError, from_wire, payload_of
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("contracts.messaging")
+
+Connection = asyncpg.Connection | PoolConnectionProxy
+"""The transaction a handler works in (a pooled asyncpg connection)."""
+Work = Callable[[Connection], Awaitable[None]]
+Handler = Callable[[CloudEvent, EventPayload, Connection], Awaitable[None]]
+
+
+class TransientError(Exception):
+    """The handler could not do its work now (a dependency is down): redeliver later."""
+
+
+@dataclass(frozen=True)
+class ConsumerSettings:
+    stream: str
+    durable: str
+    filter_subject: str
+    max_deliver: int = 5
+    ack_wait: float = 30.0
+    backoff: tuple[float, ...] = (0.5, 2.0, 10.0, 30.0)
+    """Delays before redelivering a failed message (the last one repeats)."""
+    batch: int = 100
+    fetch_timeout: float = 1.0
+    max_ack_pending: int = 1000
+
+    def config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.durable,
+            filter_subject=self.filter_subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_deliver=self.max_deliver,
+            ack_wait=self.ack_wait,
+            max_ack_pending=self.max_ack_pending,
+        )
+
+
+class Inbox(Protocol):
+    async def process(self, event_id: str, work: Work) -> bool:
+        """Do ``work`` and record ``event_id`` in one transaction; False if already done."""
+        ...
+
+    async def dead_letter(
+        self, *, event_id: str | None, subject: str, body: bytes, reason: str, deliveries: int
+    ) -> None: ...
+
+
+class PostgresInbox:
+    """Processed-event records and dead letters of one consumer, in PostgreSQL."""
+
+    def __init__(self, pool: asyncpg.Pool, consumer: str) -> None:
+        self.pool = pool
+        self.consumer = consumer
+
+    async def setup(self) -> None:
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS consumer_inbox ("
+                " consumer TEXT NOT NULL, event_id TEXT NOT NULL,"
+                " processed_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
+                " PRIMARY KEY (consumer, event_id));"
+                "CREATE TABLE IF NOT EXISTS consumer_dead_letters ("
+                " id BIGSERIAL PRIMARY KEY, consumer TEXT NOT NULL, event_id TEXT,"
+                " subject TEXT NOT NULL, body BYTEA NOT NULL, reason TEXT NOT NULL,"
+                " deliveries INTEGER NOT NULL, recorded_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+
+    async def process(self, event_id: str, work: Work) -> bool:
+        async with self.pool.acquire() as conn, conn.transaction():
+            # A concurrent redelivery blocks here on the key until the first one commits.
+            first = await conn.fetchval(
+                "INSERT INTO consumer_inbox (consumer, event_id) VALUES ($1, $2) "
+                "ON CONFLICT DO NOTHING RETURNING true",
+                self.consumer,
+                event_id,
+            )
+            if not first:
+                return False
+            await work(conn)
+            return True
+
+    async def dead_letter(
+        self, *, event_id: str | None, subject: str, body: bytes, reason: str, deliveries: int
+    ) -> None:
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO consumer_dead_letters "
+                "(consumer, event_id, subject, body, reason, deliveries) "
+                "VALUES ($1, $2, $3, $4, $5, $6)",
+                self.consumer,
+                event_id,
+                subject,
+                body,
+                reason[:2000],
+                deliveries,
+            )
+
+
+class DurableConsumer:
+    """Runs a handler over a stream, exactly once per event, until stopped."""
+
+    def __init__(
+        self, nc: NatsClient, settings: ConsumerSettings, inbox: Inbox, handler: Handler
+    ) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.settings = settings
+        self.inbox = inbox
+        self.handler = handler
+        self._stopping = asyncio.Event()
+        self.handled = 0
+        self.duplicates = 0
+        self.dead_letters = 0
+
+    async def reconcile(self) -> None:
+        """Make the durable's server-side configuration the one in ``settings``."""
+        desired = self.settings.config()
+        try:
+            info = await self.js.consumer_info(self.settings.stream, self.settings.durable)
+        except NotFoundError:
+            await self.js.add_consumer(self.settings.stream, desired)
+            return
+        current = info.config
+        fields = ("filter_subject", "max_deliver", "ack_wait", "max_ack_pending", "deliver_policy")
+        if all(getattr(current, f) == getattr(desired, f) for f in fields):
+            return
+        log.info("consumer %s: configuration drifted; updating it", self.settings.durable)
+        try:
+            await self.js.add_consumer(self.settings.stream, desired)  # create-or-update
+        except APIError as exc:  # a field the server cannot change in place
+            log.warning("consumer %s: recreating (%s)", self.settings.durable, exc)
+            await self.js.delete_consumer(self.settings.stream, self.settings.durable)
+            await self.js.add_consumer(self.settings.stream, desired)
+
+    async def run(self) -> None:
+        """Fetch and handle batches until ``stop()``; the batch in hand is always finished."""
+        await self.reconcile()
+        subscription = await self.js.pull_subscribe_bind(
+            durable=self.settings.durable, stream=self.settings.stream
+        )
+        try:
+            while not self._stopping.is_set():
+                try:
+                    messages = await subscription.fetch(
+                        self.settings.batch, timeout=self.settings.fetch_timeout
+                    )
+                except (TimeoutError, NatsTimeoutError):
+                    continue  # nothing new: an empty fetch is a timeout in nats-py
+                for message in messages:
+                    await self.handle(message)
+        finally:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def handle(self, message: Msg) -> None:
+        deliveries = message.metadata.num_delivered
+        try:
+            event = from_wire(message.data)
+            payload = payload_of(event)
+        except (ValidationError, UnknownEventError, ValueError) as exc:
+            await self._poison(message, None, f"unreadable event: {exc}", deliveries)
+            return
+        context = propagate.extract(message.headers or {})
+        with tracer.start_as_current_span(
+            f"{message.subject} process",
+            context=context,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": message.subject,
+                "messaging.message.id": event.id,
+                "messaging.consumer.group.name": self.settings.durable,
+            },
+        ):
+            try:
+                done = await self.inbox.process(
+                    event.id, lambda conn: self.handler(event, payload, conn)
+                )
+            except Exception as exc:
+                if deliveries >= self.settings.max_deliver:
+                    await self._poison(
+                        message, event.id, f"failed {deliveries} times: {exc!r}", deliveries
+                    )
+                    return
+                delay = self.settings.backoff[min(deliveries, len(self.settings.backoff)) - 1]
+                log.warning(
+                    "event %s failed (delivery %d), retrying in %ss: %r",
+                    event.id,
+                    deliveries,
+                    delay,
+                    exc,
+                )
+                await message.nak(delay=delay)
+                return
+        await message.ack()
+        if done:
+            self.handled += 1
+        else:
+            self.duplicates += 1
+
+    async def _poison(
+        self, message: Msg, event_id: str | None, reason: str, deliveries: int
+    ) -> None:
+        log.error("dead letter on %s: %s", message.subject, reason)
+        await self.inbox.dead_letter(
+            event_id=event_id,
+            subject=message.subject,
+            body=message.data,
+            reason=reason,
+            deliveries=deliveries,
+        )
+        await message.term()
+        self.dead_letters += 1
