@@ -5,7 +5,7 @@ UV := $(shell scripts/ensure-uv)
 RUN := $(UV) run --locked
 POLICIES ?= policies
 
-.PHONY: help sync run test lint format contracts policy-check bench-calendar clean
+.PHONY: help sync run tail test lint format contracts policy-check bench-calendar bench-api clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -13,9 +13,12 @@ help:  ## list the targets
 sync:  ## install every package of the workspace, editable, at the locked versions
 	@$(UV) sync --locked --quiet
 
-run: sync  ## run the system: ticket-api on http://127.0.0.1:8000 (embedded SQLite store)
+run: sync  ## run the system: nats-server + ticket-api on http://127.0.0.1:8000 (embedded)
 	@$(RUN) policy-check $(POLICIES)/*.yaml
-	@TICKET_API_POLICIES_DIR=$(POLICIES) $(RUN) ticket-api
+	@TICKET_API_POLICIES_DIR=$(POLICIES) scripts/run-system
+
+tail: sync  ## print ticket events as they reach NATS (with make run going)
+	@$(RUN) events-tail
 
 test: sync  ## the whole test suite
 	@$(RUN) pytest -n auto -q
@@ -37,6 +40,9 @@ policy-check: sync  ## validate policy files: make policy-check POLICIES=path/to
 
 bench-calendar: sync  ## deadlines per second vs a minute-stepping baseline
 	@$(RUN) python bench/calendar.py
+
+bench-api: sync  ## REST commands/s and latency on PostgreSQL vs echo and plain-save baselines
+	@$(RUN) python bench/api.py
 
 clean:  ## remove caches and the virtualenvs
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis
