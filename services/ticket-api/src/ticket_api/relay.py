@@ -79,7 +79,10 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._progress = asyncio.Condition()
         self.published = 0
+        self.reached = 0
+        """The last notification id acknowledged by JetStream and recorded."""
 
     # -- control ---------------------------------------------------------------------------
 
@@ -105,7 +108,7 @@ class OutboxRelay:
                     "outbox relay: holding the lease; publishing to %s", self.settings.nats_url
                 )
                 async for attempt in AsyncRetrying(
-                    wait=wait_exponential_jitter(initial=0.05, max=5.0),
+                    wait=wait_exponential_jitter(multiplier=0.05, max=5.0, jitter=0.25),
                     retry=retry_if_exception_type(Exception),
                     before_sleep=lambda s: log.warning(
                         "outbox relay: %s; retrying", s.outcome and s.outcome.exception()
@@ -177,7 +180,15 @@ class OutboxRelay:
         if not moved:
             raise RuntimeError("the relay position moved under us: is another relay running?")
         self.published += len(acks)
+        async with self._progress:
+            self.reached = notifications[-1].id
+            self._progress.notify_all()
         return len(notifications)
+
+    async def caught_up(self, notification_id: int) -> None:
+        """Wait until everything up to ``notification_id`` is in JetStream (tests, shutdown)."""
+        async with self._progress:
+            await self._progress.wait_for(lambda: self.reached >= notification_id)
 
     def _message(self, notification: Notification) -> tuple[str, bytes, None, None, dict[str, str]]:
         """``publish_async`` arguments for one stored ticket event."""
