@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 
 import nats
@@ -36,10 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--url", default="nats://127.0.0.1:4222")
     parser.add_argument("--all", action="store_true", help="from the start of the stream")
     args = parser.parse_args(argv)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how one stops tailing
         asyncio.run(tail(args.url, args.subject, args.all))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -1,0 +1,243 @@
+"""The consumer toolkit against a real nats-server and PostgreSQL: once, in time, or set aside."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import uuid4
+
+import asyncpg
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats_server import NatsServer
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from contracts.events import (
+    TICKETS_STREAM,
+    Actor,
+    ActorKind,
+    CloudEvent,
+    EventPayload,
+    envelope,
+    subject,
+    to_wire,
+)
+from contracts.events.ticket import NoteAdded
+from contracts.messaging.consumer import (
+    Connection,
+    ConsumerSettings,
+    DurableConsumer,
+    PostgresInbox,
+    TransientError,
+)
+from contracts.messaging.streams import StreamSettings, ensure_stream
+
+T = TypeVar("T")
+Handler = Callable[[CloudEvent, EventPayload, Connection], Awaitable[None]]
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def run(coro: Awaitable[T]) -> T:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def note(version: int, ticket: str) -> tuple[str, bytes, dict[str, str]]:
+    event = envelope(
+        NoteAdded(actor=Actor(kind=ActorKind.AGENT, id="agent-1"), body=f"nota {version}"),
+        ticket_id=ticket,
+        ticket_version=version,
+        tenant="acme",
+        policy="btw",
+        time=datetime(2026, 11, 24, 15, tzinfo=UTC),
+        source="/ticket-api",
+    )
+    headers = {"Nats-Msg-Id": event.id, "traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"}
+    return subject("ticket.note_added", tenant="acme", ticket_id=ticket), to_wire(event), headers
+
+
+@asynccontextmanager
+async def world(url: str, env: dict[str, str]) -> AsyncIterator[tuple[Client, PostgresInbox]]:
+    nc = await nats.connect(url)
+    await ensure_stream(nc.jetstream(), TICKETS_STREAM, StreamSettings())
+    pool = await asyncpg.create_pool(
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+        database=env["POSTGRES_DBNAME"],
+    )
+    assert pool is not None
+    inbox = PostgresInbox(pool, "toolkit-test")
+    await inbox.setup()
+    try:
+        yield nc, inbox
+    finally:
+        await nc.close()
+        await pool.close()
+
+
+def settings(**overrides: Any) -> ConsumerSettings:
+    base: dict[str, Any] = {
+        "stream": TICKETS_STREAM,
+        "durable": "toolkit-test",
+        "filter_subject": "tickets.>",
+        "fetch_timeout": 0.1,
+        "backoff": (0.05,),
+        "max_deliver": 3,
+        "ack_wait": 1.0,
+    }
+    return ConsumerSettings(**{**base, **overrides})
+
+
+async def run_until(consumer: DurableConsumer, done: Callable[[], bool]) -> None:
+    """Run the consumer until ``done()`` holds after a handled message (bounded)."""
+    task = asyncio.create_task(consumer.run())
+    original = consumer.handle
+
+    async def handle_and_check(message: Msg) -> None:
+        await original(message)
+        if done():
+            consumer.stop()
+
+    consumer.handle = handle_and_check  # type: ignore[method-assign]
+    await asyncio.wait_for(task, 30)
+
+
+async def rows(inbox: PostgresInbox, query: str) -> list[Any]:
+    async with inbox.pool.acquire() as conn:
+        return list(await conn.fetch(query))
+
+
+def test_a_redelivery_after_a_crash_before_the_ack_is_not_handled_twice(
+    nats_server: NatsServer, postgres_env: dict[str, str]
+) -> None:
+    async def scenario() -> tuple[int, int, int]:
+        async with world(nats_server.url, postgres_env) as (nc, inbox):
+            await nc.jetstream().publish(*note(1, str(uuid4()))[:2])
+            calls = 0
+
+            async def handler(event: CloudEvent, payload: EventPayload, conn: Connection) -> None:
+                nonlocal calls
+                calls += 1
+
+            consumer = DurableConsumer(nc, settings(), inbox, handler)
+            lost_ack = True
+            real_ack = Msg.ack
+
+            async def ack_lost_once(message: Msg) -> None:
+                nonlocal lost_ack
+                if lost_ack:  # the process dies after its commit, before the ack
+                    lost_ack = False
+                    return
+                await real_ack(message)
+
+            Msg.ack = ack_lost_once  # type: ignore[method-assign]
+            try:
+                # JetStream redelivers after ack_wait; the inbox recognises the event.
+                await run_until(consumer, lambda: consumer.duplicates == 1)
+            finally:
+                Msg.ack = real_ack  # type: ignore[method-assign]
+            return calls, consumer.handled, consumer.duplicates
+
+    assert run(scenario()) == (1, 1, 1)
+
+
+def test_a_transient_failure_is_retried_with_backoff_and_then_handled_once(
+    nats_server: NatsServer, postgres_env: dict[str, str]
+) -> None:
+    async def scenario() -> tuple[int, int]:
+        async with world(nats_server.url, postgres_env) as (nc, inbox):
+            subject_, body, headers = note(1, str(uuid4()))
+            await nc.jetstream().publish(subject_, body, headers=headers)
+            attempts = 0
+
+            async def flaky(event: CloudEvent, payload: EventPayload, conn: Connection) -> None:
+                nonlocal attempts
+                attempts += 1
+                await conn.execute("CREATE TEMP TABLE IF NOT EXISTS work (n INT)")
+                if attempts == 1:
+                    raise TransientError("SMTP server down")
+
+            consumer = DurableConsumer(nc, settings(), inbox, flaky)
+            await run_until(consumer, lambda: consumer.handled == 1)
+            return attempts, consumer.handled
+
+    assert run(scenario()) == (2, 1)
+
+
+def test_poison_messages_go_to_the_dead_letter_table_and_are_not_redelivered(
+    nats_server: NatsServer, postgres_env: dict[str, str]
+) -> None:
+    async def scenario() -> tuple[list[Any], int]:
+        async with world(nats_server.url, postgres_env) as (nc, inbox):
+            js = nc.jetstream()
+            await js.publish("tickets.acme.x.opened", b"{not json")
+            subject_, body, headers = note(1, str(uuid4()))
+            await js.publish(subject_, body, headers=headers)
+
+            async def always_failing(
+                event: CloudEvent, payload: EventPayload, conn: Connection
+            ) -> None:
+                raise RuntimeError("bug in the handler")
+
+            consumer = DurableConsumer(nc, settings(max_deliver=2), inbox, always_failing)
+            await run_until(consumer, lambda: consumer.dead_letters == 2)
+            info = await js.consumer_info(TICKETS_STREAM, "toolkit-test")
+            letters = await rows(
+                inbox, "SELECT reason, deliveries FROM consumer_dead_letters ORDER BY id"
+            )
+            return letters, info.num_pending + info.num_ack_pending
+
+    letters, outstanding = run(scenario())
+    assert outstanding == 0  # terminated: no endless redelivery loop
+    assert letters[0]["reason"].startswith("unreadable event")
+    assert letters[1]["reason"].startswith("failed 2 times") and letters[1]["deliveries"] == 2
+
+
+def test_an_existing_durable_with_drifted_config_is_reconciled(
+    nats_server: NatsServer, postgres_env: dict[str, str]
+) -> None:
+    async def scenario() -> tuple[int, float]:
+        async with world(nats_server.url, postgres_env) as (nc, inbox):
+            js = nc.jetstream()
+            await js.add_consumer(TICKETS_STREAM, settings(max_deliver=10, ack_wait=60).config())
+            consumer = DurableConsumer(
+                nc, settings(max_deliver=3, ack_wait=5), inbox, lambda *_: asyncio.sleep(0)
+            )
+            await consumer.reconcile()
+            info = await js.consumer_info(TICKETS_STREAM, "toolkit-test")
+            return info.config.max_deliver or 0, info.config.ack_wait or 0.0
+
+    assert run(scenario()) == (3, 5.0)
+
+
+def test_the_handlers_span_continues_the_trace_of_the_message(
+    nats_server: NatsServer, postgres_env: dict[str, str]
+) -> None:
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    async def scenario() -> None:
+        async with world(nats_server.url, postgres_env) as (nc, inbox):
+            subject_, body, headers = note(1, str(uuid4()))
+            await nc.jetstream().publish(subject_, body, headers=headers)
+            consumer = DurableConsumer(nc, settings(), inbox, lambda *_: asyncio.sleep(0))
+            await run_until(consumer, lambda: consumer.handled == 1)
+
+    run(scenario())
+    spans = [s for s in exporter.get_finished_spans() if s.name.endswith(" process")]
+    assert spans, "the consumer recorded no span"
+    assert format(spans[0].context.trace_id, "032x") == TRACE_ID
+    assert spans[0].attributes is not None
+    assert spans[0].attributes["messaging.system"] == "nats"
