@@ -57,3 +57,31 @@ def postgres_env(postgres_server: dict[str, str]) -> Iterator[dict[str, str]]:
     env = fresh_database(postgres_server, name)
     yield env
     drop_database(env)
+
+
+# --- NATS ------------------------------------------------------------------------------------
+
+from nats_server import NatsServer, NatsServerError  # noqa: E402  (needs the sys.path entry)
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """A fresh nats-server with JetStream on 127.0.0.1 and an empty store, for just this test.
+
+    Per test rather than per session because it is cheap (a start takes a few tens of
+    milliseconds) and because tests stop, kill and restart it.  The full server log is kept in
+    ``nats-server.log`` beside the store, in the test's ``tmp_path``.  A server that cannot be
+    started fails the test, never skips it, like PostgreSQL above.
+    """
+    try:
+        server = NatsServer(tmp_path / "nats-store", log_file=tmp_path / "nats-server.log")
+        server.start()
+    except NatsServerError as error:
+        problem = str(error)
+    else:
+        try:
+            yield server
+        finally:
+            server.stop()
+        return
+    pytest.fail(f"integration tests need a real nats-server: {problem}", pytrace=False)

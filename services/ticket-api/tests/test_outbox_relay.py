@@ -16,10 +16,10 @@ from uuid import UUID
 import asyncpg
 import nats
 import pytest
-from conftest import POLICIES
 from nats.js import JetStreamContext
 from nats_server import NatsServer
 
+from conftest import POLICIES
 from contracts.events import TICKETS_STREAM, CloudEvent, EventPayload
 from contracts.messaging.consumer import (
     Connection,
@@ -54,8 +54,9 @@ def desk(tmp_path: Path) -> Iterator[TicketDesk]:
 
 
 def relay_for(desk: TicketDesk, nats_server: NatsServer, lock: Path) -> OutboxRelay:
-    settings = RelaySettings(nats_url=nats_server.url, batch=200, poll_interval=0.05,
-                             lease_retry=0.05)
+    settings = RelaySettings(
+        nats_url=nats_server.url, batch=200, poll_interval=0.05, lease_retry=0.05
+    )
     return OutboxRelay(desk, FileLease(lock), settings)
 
 
@@ -64,15 +65,27 @@ def open_and_work(desk: TicketDesk, tickets: int) -> list[UUID]:
     ids = []
     for _ in range(tickets):
         ticket = desk.open_ticket(
-            policy="bitam", tenant="acme", contact=CONTACT, title="El portal no responde",
-            description="Error 500", ticket_type="soporte", priority="alta", product="ebavel",
-            product_version="6.6", by=CUSTOMER,
+            policy="bitam",
+            tenant="acme",
+            contact=CONTACT,
+            title="El portal no responde",
+            description="Error 500",
+            ticket_type="soporte",
+            priority="alta",
+            product="ebavel",
+            product_version="6.6",
+            by=CUSTOMER,
         ).ticket
-        desk.change(ticket.id, lambda t, p, now: t.assign(
-            agent_id="agent-lucia", agent_name="Lucía", by=AGENT, at=now))
+        desk.change(
+            ticket.id,
+            lambda t, p, now: t.assign(
+                agent_id="agent-lucia", agent_name="Lucía", by=AGENT, at=now
+            ),
+        )
         desk.change(ticket.id, lambda t, p, now: t.start(by=AGENT, at=now))
-        desk.change(ticket.id, lambda t, p, now: t.reply(
-            body="Revisando", public=True, by=AGENT, at=now))
+        desk.change(
+            ticket.id, lambda t, p, now: t.reply(body="Revisando", public=True, by=AGENT, at=now)
+        )
         ids.append(ticket.id)
     return ids
 
@@ -85,8 +98,7 @@ async def read_stream(url: str) -> list[Any]:
     subscription = await js.pull_subscribe("tickets.>", stream=TICKETS_STREAM)
     messages: list[Any] = []
     while len(messages) < info.state.messages:
-        batch = await subscription.fetch(min(500, info.state.messages - len(messages)),
-                                         timeout=5)
+        batch = await subscription.fetch(min(500, info.state.messages - len(messages)), timeout=5)
         for message in batch:
             await message.ack()  # else the server stops at max_ack_pending unacked messages
         messages += batch
@@ -117,7 +129,11 @@ def test_events_arrive_in_order_as_cloudevents_keyed_by_ticket_and_version(
     assert messages[0].headers["Nats-Msg-Id"] == first["id"] == f"{ticket_id}:1"
     assert first["specversion"] == "1.0" and first["type"] == "supportdesk.ticket.opened"
     assert (first["subject"], first["ticketversion"], first["tenant"], first["policy"]) == (
-        str(ticket_id), 1, "acme", "bitam")
+        str(ticket_id),
+        1,
+        "acme",
+        "bitam",
+    )
     assert first["data"]["case_number"] == "BIT-000001"
 
 
@@ -229,8 +245,11 @@ def test_a_postgres_lease_is_held_by_one_session_and_freed_when_it_ends(
 async def consume_all(url: str, env: dict[str, str], *, expected: int) -> Counter[str]:
     """Run a toolkit consumer whose handler counts, in PostgreSQL, what it handled."""
     pool = await asyncpg.create_pool(
-        host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]), user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"], database=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+        database=env["POSTGRES_DBNAME"],
     )
     assert pool is not None
     async with pool.acquire() as conn:
@@ -249,8 +268,15 @@ async def consume_all(url: str, env: dict[str, str], *, expected: int) -> Counte
 
     nc = await nats.connect(url)
     consumer = DurableConsumer(
-        nc, ConsumerSettings(stream=TICKETS_STREAM, durable="test-consumer",
-                             filter_subject="tickets.>", fetch_timeout=0.2), inbox, handler,
+        nc,
+        ConsumerSettings(
+            stream=TICKETS_STREAM,
+            durable="test-consumer",
+            filter_subject="tickets.>",
+            fetch_timeout=0.2,
+        ),
+        inbox,
+        handler,
     )
     task = asyncio.create_task(consumer.run())
     await asyncio.wait_for(done.wait(), 60)
@@ -261,4 +287,3 @@ async def consume_all(url: str, env: dict[str, str], *, expected: int) -> Counte
         rows = await conn.fetch("SELECT event_id, count(*) AS n FROM handled GROUP BY event_id")
     await pool.close()
     return Counter({row["event_id"]: row["n"] for row in rows})
-
