@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import uuid4
 
@@ -241,3 +241,21 @@ def test_the_handlers_span_continues_the_trace_of_the_message(
     assert format(spans[0].context.trace_id, "032x") == TRACE_ID
     assert spans[0].attributes is not None
     assert spans[0].attributes["messaging.system"] == "nats"
+
+
+def test_streams_are_created_then_updated_idempotently(nats_server: NatsServer) -> None:
+    async def scenario() -> tuple[float, float, list[str]]:
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        await ensure_stream(js, TICKETS_STREAM, StreamSettings())
+        await ensure_stream(js, TICKETS_STREAM, StreamSettings())  # again: no error
+        await ensure_stream(
+            js, TICKETS_STREAM,
+            StreamSettings(max_age=timedelta(days=7), duplicate_window=timedelta(minutes=5)),
+        )
+        info = await js.stream_info(TICKETS_STREAM)
+        await nc.close()
+        config = info.config
+        return config.max_age or 0.0, config.duplicate_window or 0.0, config.subjects or []
+
+    assert run(scenario()) == (7 * 86400.0, 300.0, ["tickets.>"])

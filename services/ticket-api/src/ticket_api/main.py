@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,6 +21,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 
 from contracts.clock import Clock
+from contracts.messaging.streams import StreamSettings
 from contracts.policy import load_policies
 from ticket_api.api import problems
 from ticket_api.api.policies.views import router as policies_router
@@ -93,7 +95,12 @@ def _relay(settings: Settings, desk: TicketDesk, environ: dict[str, str]) -> Out
         lease = PostgresLease(settings.event_store_env(environ))
     else:
         lease = FileLease(settings.data_dir / "outbox-relay.lock")
-    return OutboxRelay(desk, lease, RelaySettings(nats_url=settings.nats_url))
+    streams = StreamSettings(
+        replicas=settings.stream_replicas,
+        max_age=timedelta(days=settings.stream_max_age_days),
+        duplicate_window=timedelta(minutes=settings.stream_duplicate_window_minutes),
+    )
+    return OutboxRelay(desk, lease, RelaySettings(nats_url=settings.nats_url, streams=streams))
 
 
 def _limit_body_size(app: FastAPI, limit: int) -> None:

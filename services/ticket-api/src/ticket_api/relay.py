@@ -31,7 +31,7 @@ from nats.js import JetStreamContext
 from opentelemetry import trace
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
-from contracts.events import TICKETS_STREAM, envelope, subject, to_wire
+from contracts.events import SLA_STREAM, TICKETS_STREAM, envelope, subject, to_wire
 from contracts.messaging.streams import StreamSettings, ensure_stream
 from ticket_api.application import TicketDesk
 from ticket_api.domain.ticket import Ticket
@@ -142,7 +142,8 @@ class OutboxRelay:
         )
         try:
             js = nc.jetstream(publish_async_max_pending=self.settings.max_in_flight)
-            await ensure_stream(js, TICKETS_STREAM, self.settings.streams)
+            for stream in (TICKETS_STREAM, SLA_STREAM):  # idempotent: create or update
+                await ensure_stream(js, stream, self.settings.streams)
             while not self._stopping.is_set():
                 if not await asyncio.to_thread(self.lease.still_held):
                     log.warning("outbox relay: lost the lease")

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     nats_url: str | None = None
     """NATS with JetStream for the outbox relay (``make run``: the embedded nats-server);
     unset, ticket-api runs without publishing and the relay catches up once it is set."""
+    stream_replicas: int = 1
+    """JetStream replicas of the TICKETS and SLA streams (3 on a production cluster)."""
+    stream_max_age_days: float = 30.0
+    stream_duplicate_window_minutes: float = 10.0
+    """How long JetStream remembers a Nats-Msg-Id: re-publishes within it are dropped."""
     max_body_bytes: int = 1_048_576
     page_size_cap: int = 200
     dev_keys: dict[str, dict[str, str]] = Field(default_factory=lambda: dict(DEV_PRINCIPALS))
