@@ -287,3 +287,43 @@ async def consume_all(url: str, env: dict[str, str], *, expected: int) -> Counte
         rows = await conn.fetch("SELECT event_id, count(*) AS n FROM handled GROUP BY event_id")
     await pool.close()
     return Counter({row["event_id"]: row["n"] for row in rows})
+
+
+def test_ticket_api_publishes_its_writes_with_the_requests_trace_context(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from conftest import CUSTOMER as CUSTOMER_KEY
+    from conftest import KEYS, T0
+    from contracts.clock import ManualClock
+    from ticket_api.main import create_app
+    from ticket_api.settings import Settings
+
+    settings = Settings(
+        data_dir=tmp_path, policies_dir=POLICIES, dev_keys=KEYS, nats_url=nats_server.url
+    )
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    with TestClient(create_app(settings, clock=ManualClock(T0), environ={})) as client:
+        response = client.post(
+            "/v1/tickets",
+            json={
+                "policy": "bitam",
+                "title": "Sin acceso",
+                "description": "Error 500",
+                "ticket_type": "soporte",
+                "priority": "urgente",
+                "product": "ebavel",
+                "product_version": "6.6",
+            },
+            headers={**CUSTOMER_KEY, "traceparent": f"00-{trace_id}-b7ad6b7169203331-01"},
+        )
+        assert response.status_code == 201
+        relay = client.app.state.relay  # type: ignore[attr-defined]
+        desk = client.app.state.desk  # type: ignore[attr-defined]
+        client.portal.call(  # type: ignore[union-attr]
+            asyncio.wait_for, relay.caught_up(desk.recorder.max_notification_id()), 30
+        )
+    (message,) = run(read_stream(nats_server.url))
+    assert message.headers["traceparent"].split("-")[1] == trace_id
+    assert json.loads(message.data)["traceparent"] == message.headers["traceparent"]
