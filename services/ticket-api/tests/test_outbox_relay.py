@@ -327,3 +327,59 @@ def test_ticket_api_publishes_its_writes_with_the_requests_trace_context(
     (message,) = run(read_stream(nats_server.url))
     assert message.headers["traceparent"].split("-")[1] == trace_id
     assert json.loads(message.data)["traceparent"] == message.headers["traceparent"]
+
+
+RELAY_PROCESS = """
+import asyncio, sys
+from pathlib import Path
+from contracts.policy import load_policies
+from ticket_api.application import TicketDesk
+from ticket_api.lease import FileLease
+from ticket_api.relay import OutboxRelay, RelaySettings
+
+db, lock, url, policies = sys.argv[1:5]
+desk = TicketDesk({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": db},
+                  policies=load_policies(policies))
+relay = OutboxRelay(desk, FileLease(Path(lock)), RelaySettings(nats_url=url, batch=2000))
+asyncio.run(relay.run())
+"""
+
+
+def test_kill_9_of_the_relay_process_mid_batch_loses_nothing_and_duplicates_nothing(
+    desk: TicketDesk, nats_server: NatsServer, tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    open_and_work(desk, 500)  # 2000 events: one batch for the doomed relay
+    db = str(tmp_path / "es.db")
+
+    async def scenario() -> Counter[str]:
+        nc = await nats.connect(nats_server.url)
+        seen = asyncio.Event()
+        count = 0
+
+        async def on_message(_: Any) -> None:
+            nonlocal count
+            count += 1
+            if count == 700:
+                seen.set()
+
+        await nc.subscribe("tickets.>", cb=on_message)
+        process = subprocess.Popen(
+            [sys.executable, "-c", RELAY_PROCESS, db, str(tmp_path / "lock"), nats_server.url,
+             str(POLICIES)],
+        )
+        try:
+            await asyncio.wait_for(seen.wait(), 60)
+            process.send_signal(signal.SIGKILL)  # mid-batch: 700 of 2000 published
+        finally:
+            process.wait()
+        await nc.close()
+        # Nothing of that batch was recorded as published; a new relay takes over.
+        await publish_all(relay_for(desk, nats_server, tmp_path / "lock"), desk)
+        return await consume_all(nats_server.url, postgres_env, expected=2000)
+
+    handled = run(scenario())
+    assert len(handled) == 2000 and set(handled.values()) == {1}
