@@ -250,7 +250,8 @@ def test_streams_are_created_then_updated_idempotently(nats_server: NatsServer) 
         await ensure_stream(js, TICKETS_STREAM, StreamSettings())
         await ensure_stream(js, TICKETS_STREAM, StreamSettings())  # again: no error
         await ensure_stream(
-            js, TICKETS_STREAM,
+            js,
+            TICKETS_STREAM,
             StreamSettings(max_age=timedelta(days=7), duplicate_window=timedelta(minutes=5)),
         )
         info = await js.stream_info(TICKETS_STREAM)

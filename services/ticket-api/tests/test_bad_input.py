@@ -53,6 +53,11 @@ MALFORMED: list[tuple[str, dict[str, Any]]] = [
     ("a follow-up id that is not a UUID", {"json": {**GOOD, "follow_up_of": "BTW-1"}}),
     ("an unknown channel", {"json": {**GOOD, "channel": "fax"}}),
     ("form data instead of JSON", {"data": {"policy": "btw"}}),
+    ("a NUL character in the title", {"json": {**GOOD, "title": "a\u0000b"}}),
+    (
+        "a control character in an intake field",
+        {"json": {**GOOD, "intake": {**BTW_INTAKE, "nit": "900\u0007"}}},
+    ),
 ]
 
 
@@ -103,6 +108,8 @@ COMMANDS: list[tuple[str, str, dict[str, Any], dict[str, str]]] = [
         {},
     ),
     ("an oversized Idempotency-Key", "start", {}, {"Idempotency-Key": "k" * 500}),
+    ("a 5000-digit If-Match", "start", {}, {"If-Match": '"' + "9" * 5000 + '"'}),
+    ("a NUL in a note", "notes", {"body": "x\u0000y"}, {}),
 ]
 
 

@@ -368,8 +368,15 @@ def test_kill_9_of_the_relay_process_mid_batch_loses_nothing_and_duplicates_noth
 
         await nc.subscribe("tickets.>", cb=on_message)
         process = subprocess.Popen(
-            [sys.executable, "-c", RELAY_PROCESS, db, str(tmp_path / "lock"), nats_server.url,
-             str(POLICIES)],
+            [
+                sys.executable,
+                "-c",
+                RELAY_PROCESS,
+                db,
+                str(tmp_path / "lock"),
+                nats_server.url,
+                str(POLICIES),
+            ],
         )
         try:
             await asyncio.wait_for(seen.wait(), 60)

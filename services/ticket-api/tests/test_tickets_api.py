@@ -174,7 +174,9 @@ def test_the_list_filters_and_pages_with_a_cursor_under_a_hard_cap(api: Api) -> 
         api.open()
         api.clock.advance(timedelta(minutes=1))
     xml = api.open(subcategory="error-xml")
-    api.do(xml, "assign", {"agent_id": "agent-lucia", "agent_name": "Lucía", "support_level": 2})
+    etr = (T0 + timedelta(hours=8)).isoformat()
+    api.do(xml, "escalate", {"to_level": 2, "reason": "Requiere nivel 2", "etr": etr}, SERVICE)
+    api.do(xml, "assign", {"agent_id": "agent-lucia", "agent_name": "Lucía"})
     first = api.client.get("/v1/tickets?priority=p1&limit=2", headers=AGENT).json()
     second = api.client.get(
         f"/v1/tickets?priority=p1&limit=2&cursor={first['next_cursor']}", headers=AGENT
@@ -188,6 +190,46 @@ def test_the_list_filters_and_pages_with_a_cursor_under_a_hard_cap(api: Api) -> 
     assert [t["case_number"] for t in recent.json()["items"]] == [xml["case_number"]]
     too_big = api.client.get("/v1/tickets?limit=51", headers=AGENT)
     assert is_problem(too_big, 422) and too_big.json()["code"] == "page-too-large"
+
+
+def test_paging_to_the_end_never_misses_a_change_made_meanwhile(api: Api) -> None:
+    first, second = api.open(), api.open()
+    page = api.client.get("/v1/tickets?limit=1", headers=AGENT).json()
+    assert [t["id"] for t in page["items"]] == [first["id"]]
+    api.do(first, "notes", {"body": "cambió mientras el cliente paginaba"})
+    rest = list_all_from(api, page["next_cursor"])
+    # the changed ticket comes again, after the one not yet read: a change feed
+    assert [t["id"] for t in rest] == [second["id"], first["id"]]
+
+
+def test_updated_since_compares_instants_whatever_the_offset(api: Api) -> None:
+    api.open()  # updated at 15:00Z
+    later = api.client.get(
+        "/v1/tickets", params={"updated_since": "2026-11-24T10:30:00-05:00"}, headers=AGENT
+    ).json()
+    earlier = api.client.get(
+        "/v1/tickets", params={"updated_since": "2026-11-24T09:30:00-05:00"}, headers=AGENT
+    ).json()
+    assert (len(later["items"]), len(earlier["items"])) == (0, 1)
+
+
+def test_an_idempotency_key_is_scoped_to_the_tenant_and_caller(api: Api) -> None:
+    body = {
+        "policy": "btw",
+        "title": "Error XML",
+        "description": "x",
+        "ticket_type": "soporte",
+        "subcategory": "error-xml",
+        "intake": api_intake(),
+    }
+    mine = api.client.post(
+        "/v1/tickets", json=body, headers={**CUSTOMER, "Idempotency-Key": "same-key"}
+    ).json()
+    theirs = api.client.post(
+        "/v1/tickets", json=body, headers={**OTHER_CUSTOMER, "Idempotency-Key": "same-key"}
+    )
+    assert theirs.status_code == 201
+    assert theirs.json()["id"] != mine["id"] and theirs.json()["tenant"] == "globex"
 
 
 def test_the_history_is_oldest_first_and_customers_never_see_internal_notes(api: Api) -> None:
@@ -278,7 +320,10 @@ def test_escalation_needs_an_etr_and_a_higher_level_within_the_policy(api: Api) 
         == 3
     )
     beyond = api.do(ticket, "escalate", {"to_level": 4, "reason": "x", "etr": etr}, SERVICE)
-    assert is_problem(beyond, 409) and beyond.json()["code"] == "bad-level"
+    assert is_problem(beyond, 422) and beyond.json()["code"] == "bad-level"
+    # the level moves only by escalation, never as a side effect of an assignment
+    sideways = api.do(ticket, "assign", {"agent_id": "a", "agent_name": "b", "support_level": 1})
+    assert is_problem(sideways, 422) and sideways.json()["code"] == "level-needs-escalation"
 
 
 def test_roles_are_enforced_per_command(api: Api) -> None:
@@ -348,7 +393,11 @@ def api_intake() -> dict[str, Any]:
 
 
 def list_all(api: Api) -> list[dict[str, Any]]:
-    items, cursor = [], None
+    return list_all_from(api, None)
+
+
+def list_all_from(api: Api, cursor: str | None) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
     while True:
         params = {"limit": 50, **({"cursor": cursor} if cursor else {})}
         page = api.client.get("/v1/tickets", params=params, headers=AGENT).json()

@@ -95,6 +95,12 @@ def load_policies(folder: Path | str) -> dict[str, SupportPolicy]:
             continue
         if policy.id in policies:
             problems.append(f"{file}: id {policy.id!r} is already used by another file")
+        clash = next((p for p in policies.values() if p.case_prefix == policy.case_prefix), None)
+        if clash is not None:
+            problems.append(
+                f"{file}: case_prefix {policy.case_prefix!r} is already used by policy "
+                f"{clash.id!r}; case numbers must tell policies apart"
+            )
         policies[policy.id] = policy
     if problems:
         raise PolicyFileError(root, problems)

@@ -14,10 +14,10 @@ are harmless because the position only moves forward by compare-and-set.
 from __future__ import annotations
 
 import base64
-import json
+import re
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -43,6 +43,7 @@ COLUMNS = (
     "created_at",
     "updated_at",
     "version",
+    "log_position",
 )
 
 
@@ -94,10 +95,11 @@ class TicketList:
                 "tenant TEXT NOT NULL, state TEXT NOT NULL, priority TEXT NOT NULL, "
                 "ticket_type TEXT NOT NULL, assignee_id TEXT, level INTEGER NOT NULL, "
                 f"title TEXT NOT NULL, created_at {timestamp} NOT NULL, "
-                f"updated_at {timestamp} NOT NULL, version INTEGER NOT NULL)"
+                f"updated_at {timestamp} NOT NULL, version INTEGER NOT NULL, "
+                "log_position BIGINT NOT NULL)"
             )
             cursor.execute(
-                "CREATE INDEX IF NOT EXISTS ticket_list_updated ON ticket_list (updated_at, id)"
+                "CREATE INDEX IF NOT EXISTS ticket_list_log ON ticket_list (log_position)"
             )
 
     # -- following the log -----------------------------------------------------------------
@@ -112,12 +114,15 @@ class TicketList:
                 )
                 if not notifications:
                     return position
-                latest: dict[UUID, int] = {}  # ticket → newest version in this batch
+                # ticket → (newest version, its place in the log) in this batch
+                latest: dict[UUID, tuple[int, int]] = {}
                 for n in notifications:
                     if n.topic in self._ticket_topics:
-                        ticket_id = UUID(str(n.originator_id))
-                        latest[ticket_id] = max(latest.get(ticket_id, 0), n.originator_version)
-                rows = [self._row(self.desk.ticket(tid, version=v)) for tid, v in latest.items()]
+                        latest[UUID(str(n.originator_id))] = (n.originator_version, n.id)
+                rows = [
+                    self._row(self.desk.ticket(tid, version=version), log_position)
+                    for tid, (version, log_position) in latest.items()
+                ]
                 if not self._commit(rows, position, notifications[-1].id):
                     continue  # another process advanced the position: read again from there
 
@@ -139,7 +144,7 @@ class TicketList:
             return False
         return True
 
-    def _row(self, ticket: Ticket) -> dict[str, Any]:
+    def _row(self, ticket: Ticket, log_position: int) -> dict[str, Any]:
         return {
             "id": str(ticket.id),
             "case_number": ticket.case_number,
@@ -154,18 +159,23 @@ class TicketList:
             "created_at": self._time(ticket.created_on),
             "updated_at": self._time(ticket.modified_on),
             "version": ticket.version,
+            "log_position": log_position,
         }
 
     def _time(self, value: datetime) -> Any:
         # SQLite keeps ISO text in UTC with a fixed width, so text order is time order.
-        return value if self.postgres else value.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        utc = value.astimezone(UTC)
+        return utc if self.postgres else utc.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
     # -- searching -------------------------------------------------------------------------
 
     def search(self, where: TicketFilter, *, limit: int, cursor: str | None = None) -> Page:
-        """Tickets matching the filter, oldest change first; ``cursor`` continues a listing.
+        """Tickets matching the filter, least recently changed first; ``cursor`` continues.
 
-        Keyset pagination on (updated_at, id): stable under concurrent writes, no OFFSET scans.
+        Ordered by the position of each ticket's latest event in the notification log, which
+        follows commit order: a ticket changed after a page was read moves past the cursor and
+        is seen again, so a client paging to the end never misses a change. Keyset pagination:
+        stable under concurrent writes, no OFFSET scans.
         """
         self.catch_up()
         clauses: list[str] = []
@@ -185,16 +195,12 @@ class TicketList:
             clauses.append("updated_at >= :since")
             params["since"] = self._time(where.updated_since)
         if cursor is not None:
-            after_time, after_id = _decode(cursor)
-            clauses.append(
-                "(updated_at > :after_time OR (updated_at = :after_time AND id > :after_id))"
-            )
-            params["after_time"] = self._time(after_time)
-            params["after_id"] = after_id
+            clauses.append("log_position > :after")
+            params["after"] = _decode(cursor)
         query = (
             f"SELECT {', '.join(COLUMNS)} FROM ticket_list"
             + (" WHERE " + " AND ".join(clauses) if clauses else "")
-            + " ORDER BY updated_at, id LIMIT :limit"
+            + " ORDER BY log_position LIMIT :limit"
         )
         with self.datastore.transaction(commit=False) as db:
             db.execute(self._sql(query), params)
@@ -205,7 +211,7 @@ class TicketList:
                 row["updated_at"] = datetime.fromisoformat(row["updated_at"])
                 row["created_at"] = datetime.fromisoformat(row["created_at"])
         more = len(fetched) > limit
-        return Page(rows, _encode(rows[-1]["updated_at"], rows[-1]["id"]) if more else None)
+        return Page(rows, _encode(rows[-1]["log_position"]) if more else None)
 
 
 class _Lost(Exception):
@@ -216,18 +222,19 @@ def _values(row: Any) -> list[Any]:
     return list(row.values()) if isinstance(row, dict) else list(row)
 
 
-def _encode(updated_at: datetime, ticket_id: str) -> str:
-    raw = json.dumps([updated_at.isoformat(), ticket_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _encode(log_position: int) -> str:
+    return base64.urlsafe_b64encode(f"after:{log_position}".encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str) -> tuple[datetime, str]:
+def _decode(cursor: str) -> int:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        when, ticket_id = json.loads(raw)
-        return datetime.fromisoformat(when), str(UUID(ticket_id))
-    except (ValueError, TypeError) as exc:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidCursor(cursor) from exc
+    prefix, _, digits = raw.partition(":")
+    if prefix != "after" or not re.fullmatch(r"\d{1,18}", digits, re.ASCII):
+        raise InvalidCursor(cursor)
+    return int(digits)
 
 
 def _ticket_event_classes() -> list[type]:

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_PRINCIPALS: dict[str, dict[str, str]] = {
@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var/ticket-api")
     store: Literal["sqlite", "postgres"] = "sqlite"
     """Event store: the embedded SQLite file, or PostgreSQL (``POSTGRES_*`` variables)."""
-    postgres_connect_timeout: int = 2
+    postgres_connect_timeout: int = 1
     """Seconds to wait for a database connection before answering 503 (library default: 30)."""
     nats_url: str | None = None
     """NATS with JetStream for the outbox relay (``make run``: the embedded nats-server);
@@ -52,8 +52,16 @@ class Settings(BaseSettings):
     """How long JetStream remembers a Nats-Msg-Id: re-publishes within it are dropped."""
     max_body_bytes: int = 1_048_576
     page_size_cap: int = 200
-    dev_keys: dict[str, dict[str, str]] = Field(default_factory=lambda: dict(DEV_PRINCIPALS))
+    dev_mode: bool = False
+    """Accept the development keys of ``DEV_PRINCIPALS`` (``make run`` turns this on)."""
+    dev_keys: dict[str, dict[str, str]] = Field(default_factory=dict)
     """JSON object: API key → principal (kind, id, name, tenant for customers)."""
+
+    @model_validator(mode="after")
+    def _development_keys(self) -> Settings:
+        if self.dev_mode and not self.dev_keys:
+            self.dev_keys = dict(DEV_PRINCIPALS)
+        return self
 
     @field_validator("dev_keys", mode="before")
     @classmethod

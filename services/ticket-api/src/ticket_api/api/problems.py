@@ -18,12 +18,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ticket_api.application import (
+    CaseNumbersBusy,
     ConcurrentUpdate,
     IdempotencyKeyReused,
     StaleVersion,
     TicketNotFound,
 )
-from ticket_api.domain.errors import PolicyRuleBroken, TicketRuleBroken
+from ticket_api.domain.errors import InvalidCommand, PolicyRuleBroken, TicketRuleBroken
 from ticket_api.read_model import InvalidCursor
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,18 @@ def install(app: FastAPI) -> None:
             errors=[{"field": exc.field, "message": detail, "type": exc.code}],
         )
 
+    @app.exception_handler(InvalidCommand)
+    async def _invalid_command(request: Request, exc: InvalidCommand) -> JSONResponse:
+        detail = exc.message("en" if wants_english(request) else "es")
+        return problem(
+            request,
+            422,
+            exc.code,
+            detail,
+            title="Invalid command",
+            errors=[{"field": exc.field, "message": detail, "type": exc.code}],
+        )
+
     @app.exception_handler(TicketRuleBroken)
     async def _rule(request: Request, exc: TicketRuleBroken) -> JSONResponse:
         detail = exc.message("en" if wants_english(request) else "es")
@@ -159,6 +172,16 @@ def install(app: FastAPI) -> None:
             else "Otro cambio a este ticket se guardó primero; léalo de nuevo y reintente."
         )
         return problem(request, 409, "concurrent-update", detail)
+
+    @app.exception_handler(CaseNumbersBusy)
+    async def _busy(request: Request, exc: CaseNumbersBusy) -> JSONResponse:
+        detail = (
+            "Too many tickets are being opened at once; nothing was saved. Retry shortly."
+            if wants_english(request)
+            else "Se están abriendo demasiados tickets a la vez; no se guardó nada. "
+            "Reintente en breve."
+        )
+        return problem(request, 503, "case-numbers-busy", detail, headers={"Retry-After": "1"})
 
     @app.exception_handler(IdempotencyKeyReused)
     async def _reused(request: Request, exc: IdempotencyKeyReused) -> JSONResponse:

@@ -24,3 +24,12 @@ class PolicyRuleBroken(TicketRuleBroken):
     def __init__(self, code: str, *, field: str, en: str, es: str) -> None:
         super().__init__(code, en=en, es=es)
         self.field = field
+
+
+class InvalidCommand(TicketRuleBroken):
+    """A command whose own values are wrong (a level that does not exist, an ETR in the
+    past), as opposed to one the ticket's current state does not allow."""
+
+    def __init__(self, code: str, *, field: str, en: str, es: str) -> None:
+        super().__init__(code, en=en, es=es)
+        self.field = field

@@ -11,6 +11,7 @@ so that a retried request gets the same answer and nothing happens twice.
 
 from __future__ import annotations
 
+import re
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -61,11 +62,17 @@ def format_case_number(prefix: str, number: int) -> str:
     return f"{prefix}-{number:06d}"
 
 
+_CASE_NUMBER = re.compile(r"([A-Z][A-Z0-9]{1,9})-(\d{6,12})", re.ASCII)
+
+
 def parse_case_number(case_number: str) -> tuple[str, int] | None:
     """``'BTW-000123'`` → ``('BTW', 123)``; None when it is not a case number."""
-    prefix, _, digits = case_number.rpartition("-")
-    if not prefix or not digits.isdigit() or len(digits) < 6:
+    match = _CASE_NUMBER.fullmatch(case_number)
+    if match is None:
         return None
+    prefix, digits = match.groups()
+    if len(digits) > 6 and digits.startswith("0"):
+        return None  # BTW-0000123 is not another spelling of BTW-000123
     return prefix, int(digits)
 
 

@@ -19,7 +19,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from contracts.vocabulary import TicketState
-from ticket_api.domain.errors import TicketRuleBroken
+from ticket_api.domain.errors import InvalidCommand, TicketRuleBroken
 
 Actor = dict[str, Any]
 """``{"kind": "agent", "id": "...", "name": "..."}`` (contracts.events.Actor as a dict)."""
@@ -218,8 +218,21 @@ class Ticket(Aggregate):
         at: datetime,
         trace: Trace | None = None,
     ) -> None:
-        """Give the ticket to an agent (at the current support level unless told)."""
+        """Give the ticket to an agent of its current support level.
+
+        Changing the level is an escalation (with its reason and ETR), never a side effect of
+        an assignment.
+        """
         self._require_state("assignment", *OPEN_STATES)
+        if support_level is not None and support_level != self.level:
+            raise InvalidCommand(
+                "level-needs-escalation",
+                field="support_level",
+                en=f"{self.case_number} is at level {self.level}; change the level by "
+                "escalating (with a reason and an ETR), then assign.",
+                es=f"El caso {self.case_number} está en el nivel {self.level}; cambie el nivel "
+                "escalándolo (con motivo y ETR) y luego asígnelo.",
+            )
         self._trigger(
             self.Assigned,
             by,
@@ -369,8 +382,9 @@ class Ticket(Aggregate):
         """Move the ticket up a support level, with an estimated time to recovery (002)."""
         self._require_state("escalation", *OPEN_STATES)
         if not self.level < to_level <= max_level:
-            raise TicketRuleBroken(
+            raise InvalidCommand(
                 "bad-level",
+                field="to_level",
                 en=f"{self.case_number} is at level {self.level}; it can be escalated to a "
                 f"level above it, up to {max_level}.",
                 es=f"El caso {self.case_number} está en el nivel {self.level}; solo puede "
@@ -390,8 +404,9 @@ class Ticket(Aggregate):
 
     def _require_future_etr(self, etr: datetime, at: datetime) -> None:
         if etr <= at:
-            raise TicketRuleBroken(
+            raise InvalidCommand(
                 "etr-in-past",
+                field="etr",
                 en="The estimated time to recovery must be in the future.",
                 es="El tiempo estimado de recuperación debe estar en el futuro.",
             )

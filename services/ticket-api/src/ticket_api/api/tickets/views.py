@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -28,6 +30,7 @@ from ticket_api.read_model import TicketFilter, TicketList
 from ticket_api.wire import event_name, is_internal, payload
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+log = logging.getLogger(__name__)
 Command = Callable[[Ticket, SupportPolicy, datetime], None]
 SERVICE = "service"
 
@@ -55,11 +58,21 @@ def trace_context() -> dict[str, str]:
     return carrier
 
 
+def refresh(listing: TicketList) -> None:
+    """Bring the ticket list up to the write just made, best effort: the write itself is
+    committed, so a failure here must not turn its answer into an error (the next search
+    catches up again)."""
+    try:
+        listing.catch_up()
+    except Exception:
+        log.exception("the ticket list could not catch up after a write")
+
+
 def expected_version(if_match: str | None) -> int | None:
     if if_match is None or if_match.strip() == "*":
         return None
     tag = if_match.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
+    if not re.fullmatch(r"\d{1,9}", tag, re.ASCII):
         raise Problem(
             400,
             "bad-if-match",
@@ -77,21 +90,21 @@ async def idempotency(
         return None
     body = await request.body()
     try:
-        canonical = json.dumps(json.loads(body or b"null"), sort_keys=True)
+        canonical = json.dumps(json.loads(body or b"{}"), sort_keys=True)  # no body == {}
     except ValueError:
         canonical = body.decode("utf-8", "replace")
     fingerprint = hashlib.sha256(
         f"{request.method} {request.url.path}\n{canonical}".encode()
     ).hexdigest()
-    return Idempotency(
-        principal=f"{principal.kind}:{principal.id}", key=key, fingerprint=fingerprint
-    )
+    scope = f"{principal.tenant or '*'}:{principal.kind}:{principal.id}"
+    return Idempotency(principal=scope, key=key, fingerprint=fingerprint)
 
 
 Retry = Annotated[Idempotency | None, Depends(idempotency)]
 
 
 def answer(response: Response, outcome: Outcome, status: int = 200) -> m.TicketOut:
+    """The ticket as the response body, with its version as ETag."""
     response.status_code = status
     response.headers["ETag"] = f'"{outcome.ticket.version}"'
     if outcome.replayed:
@@ -157,7 +170,9 @@ def open_ticket(
         trace=trace_context(),
         idempotency=retry,
     )
-    listing.catch_up()
+    if outcome.replayed and not principal.may_see(outcome.ticket.tenant):
+        raise TicketNotFound(str(outcome.ticket.id))  # never answer with another tenant's data
+    refresh(listing)
     response.headers["Location"] = str(request.url_for("get_ticket", ticket_ref=outcome.ticket.id))
     return answer(response, outcome, status=201)
 
@@ -208,7 +223,11 @@ def search_tickets(
         cursor=cursor,
     )
     return m.TicketPage(
-        items=[m.TicketSummary(**row) for row in page.rows], next_cursor=page.next_cursor
+        items=[
+            m.TicketSummary(**{k: v for k, v in row.items() if k != "log_position"})
+            for row in page.rows
+        ],
+        next_cursor=page.next_cursor,
     )
 
 
@@ -260,7 +279,7 @@ def run(
     outcome = app.change(
         ticket.id, command, expected_version=expected_version(if_match), idempotency=retry
     )
-    listing.catch_up()
+    refresh(listing)
     return answer(response, outcome)
 
 
