@@ -1,0 +1,341 @@
+"""SLA clocks: how much of each promise a ticket has used, and when it falls due.
+
+Pure rules, no I/O and no clock of their own: a ``TicketSla`` is driven by the ticket's events
+(with their timestamps) and asked about a given instant. Per metric (first response,
+resolution, feature-request decision) a ``SlaClock`` keeps the business time already used,
+its pauses and its target; so a pause never loses time, and a priority change mid-flight
+recomputes the deadline from the new target while keeping what was used — the two things help
+desks most often get wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from contracts.calendar import BusinessCalendar
+from contracts.events import EventPayload
+from contracts.events import ticket as te
+from contracts.policy import SupportPolicy
+from contracts.vocabulary import ClockStart, Metric, TicketState
+
+METRICS = (Metric.FIRST_RESPONSE, Metric.RESOLUTION, Metric.DECISION)
+ZERO = timedelta(0)
+
+
+class ClockStatus(StrEnum):
+    NOT_APPLICABLE = "not_applicable"
+    PENDING = "pending"
+    """Not started yet (004 starts clocks once the ticket is assigned)."""
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    BREACHED = "breached"
+    """Past its target and not met yet (running or paused)."""
+
+
+@dataclass
+class Pause:
+    since: datetime
+    until: datetime | None = None
+
+
+@dataclass
+class SlaClock:
+    """One promise of one ticket: its target on its calendar, and the time used so far."""
+
+    metric: Metric
+    target: timedelta | None
+    calendar: BusinessCalendar | None
+    started_at: datetime | None = None
+    running_since: datetime | None = None
+    used_before: timedelta = ZERO
+    """Business time used in earlier running spans (before the current one)."""
+    met_at: datetime | None = None
+    breached_at: datetime | None = None
+    pauses: list[Pause] = field(default_factory=list)
+    stopped: bool = False
+    """Closed without being met (a ticket closed at the customer's request)."""
+    met_deadline: datetime | None = None
+    """The deadline the clock had when it last stopped running (shown for met clocks)."""
+
+    @property
+    def applicable(self) -> bool:
+        return self.target is not None and self.calendar is not None
+
+    def used(self, now: datetime) -> timedelta:
+        """Business time used up to ``now``."""
+        if self.running_since is None or self.calendar is None:
+            return self.used_before
+        return self.used_before + self.calendar.between(self.running_since, now)
+
+    def deadline(self) -> datetime | None:
+        """When the target is (or was) reached if the clock keeps running; None when paused."""
+        if self.breached_at is not None:
+            return self.breached_at
+        if self.met_at is not None:
+            return self.met_deadline
+        if self.running_since is None or self.target is None or self.calendar is None:
+            return None
+        return self.calendar.add(self.running_since, max(self.target - self.used_before, ZERO))
+
+    def status(self, now: datetime) -> ClockStatus:
+        if not self.applicable:
+            return ClockStatus.NOT_APPLICABLE
+        if self.met_at is not None:
+            return ClockStatus.MET
+        if self.started_at is None or self.stopped:
+            return ClockStatus.PENDING if not self.stopped else ClockStatus.NOT_APPLICABLE
+        assert self.target is not None
+        if self.used(now) >= self.target:
+            return ClockStatus.BREACHED
+        return ClockStatus.RUNNING if self.running_since is not None else ClockStatus.PAUSED
+
+    # -- moves -----------------------------------------------------------------------------
+
+    def start(self, at: datetime) -> None:
+        if self.started_at is None and self.applicable:
+            self.started_at = self.running_since = at
+
+    def pause(self, at: datetime) -> None:
+        if self.running_since is None or self.met_at is not None:
+            return
+        self._end_span(at)
+        self.pauses.append(Pause(since=at))
+
+    def resume(self, at: datetime) -> None:
+        if self.started_at is None or self.running_since is not None or self.met_at is not None:
+            return
+        if self.pauses and self.pauses[-1].until is None:
+            self.pauses[-1].until = at
+        self.running_since = at
+
+    def meet(self, at: datetime) -> None:
+        if self.started_at is None or self.met_at is not None or not self.applicable:
+            return
+        self._end_span(at)
+        self.met_at = at
+
+    def restart(self, at: datetime) -> None:
+        """A fresh clock from ``at`` (a reopen under ``on_reopen: restart``)."""
+        self.started_at = self.running_since = at if self.applicable else None
+        self.used_before = ZERO
+        self.met_at = self.breached_at = None
+        self.pauses = []
+
+    def reopen(self, at: datetime) -> None:
+        """Continue with the time already used (a reopen under ``on_reopen: resume``)."""
+        if self.met_at is None:
+            return
+        self.met_at = None
+        self.pauses.append(Pause(since=at, until=at))
+        self.running_since = at
+
+    def retarget(
+        self, target: timedelta | None, calendar: BusinessCalendar | None, at: datetime
+    ) -> None:
+        """A new target (priority or type changed): the time already used and pauses stay."""
+        running = self.running_since is not None
+        if running:
+            self._end_span(at)
+            self.running_since = at
+        self.target, self.calendar = target, calendar
+        if self.target is None or self.used_before < self.target:
+            self.breached_at = None  # a longer target can un-breach what is still open
+        if self.applicable and self.started_at is None and self.met_at is None and running:
+            self.started_at = at
+
+    def stop(self) -> None:
+        if self.met_at is None:
+            self.running_since = None
+            self.stopped = True
+
+    def _end_span(self, at: datetime) -> None:
+        """Close the running span at ``at``: bank the time used, keep a breach that happened."""
+        if self.running_since is None or self.calendar is None:
+            return
+        due = self.deadline()
+        if self.breached_at is None and due is not None and due <= at:
+            self.breached_at = due
+        self.met_deadline = due
+        self.used_before = self.used(at)
+        self.running_since = None
+
+    def due_at_share(self, share: float) -> datetime | None:
+        """When ``share`` of the target is used, if that happens in the running span."""
+        if self.running_since is None or self.target is None or self.calendar is None:
+            return None
+        point = self.target * share
+        if point <= self.used_before:
+            return None  # passed in an earlier span
+        return self.calendar.add(self.running_since, point - self.used_before)
+
+
+@dataclass(frozen=True)
+class ClockView:
+    """What a dashboard shows of one clock at an instant."""
+
+    metric: Metric
+    status: ClockStatus
+    target: timedelta | None
+    used: timedelta
+    remaining: timedelta | None
+    deadline: datetime | None
+    started_at: datetime | None
+    met_at: datetime | None
+    late: bool
+    pauses: int
+
+
+@dataclass(frozen=True)
+class Timer:
+    """Something to do at ``due``: warn at a share of the target, or declare a breach."""
+
+    metric: Metric
+    kind: str  # "warning" or "breach"
+    due: datetime
+    threshold: float = 1.0
+
+
+class TicketSla:
+    """The SLA clocks of one ticket, driven by its events."""
+
+    def __init__(
+        self,
+        policy: SupportPolicy,
+        *,
+        priority: str,
+        ticket_type: str,
+        modality: str | None,
+        opened_at: datetime,
+    ) -> None:
+        self.policy = policy
+        self.priority = priority
+        self.ticket_type = ticket_type
+        self.modality = modality
+        self.state = TicketState.OPEN
+        self.clocks = {metric: SlaClock(metric, *self._target(metric)) for metric in METRICS}
+        if policy.lifecycle.clock_starts is ClockStart.REGISTRATION:
+            self._start_all(opened_at)
+
+    @classmethod
+    def opened(cls, policy: SupportPolicy, event: te.Opened, at: datetime) -> TicketSla:
+        return cls(
+            policy,
+            priority=event.priority,
+            ticket_type=event.ticket_type,
+            modality=event.modality,
+            opened_at=at,
+        )
+
+    def _target(self, metric: Metric) -> tuple[timedelta | None, BusinessCalendar | None]:
+        target = self.policy.target(metric, priority=self.priority, ticket_type=self.ticket_type)
+        if target is None:
+            return None, None
+        return (
+            self.policy.duration(target, self.modality),
+            self.policy.clock(target, self.modality),
+        )
+
+    def _start_all(self, at: datetime) -> None:
+        for clock in self.clocks.values():
+            clock.start(at)
+
+    # -- the ticket's events ---------------------------------------------------------------
+
+    def apply(self, event: EventPayload, at: datetime) -> None:
+        """Move the clocks for one ticket event (others are ignored)."""
+        pausing = set(self.policy.lifecycle.pause_in)
+        if isinstance(event, te.Assigned):
+            if self.policy.lifecycle.clock_starts is ClockStart.ASSIGNMENT:
+                self._start_all(at)
+        elif isinstance(event, te.AgentReplied):
+            if event.public:
+                self.clocks[Metric.FIRST_RESPONSE].meet(at)
+        elif isinstance(event, te.AwaitingCustomer):
+            self.state = TicketState.AWAITING_CUSTOMER
+            if TicketState.AWAITING_CUSTOMER in pausing:
+                self._pause_open_clocks(at)
+        elif isinstance(event, te.CustomerReplied):
+            if self.state is TicketState.AWAITING_CUSTOMER:
+                self.state = TicketState.IN_PROGRESS
+                self._resume_open_clocks(at)
+        elif isinstance(event, te.Resolved):
+            self.state = TicketState.RESOLVED
+            # a solution or workaround reached the customer: that is also a response (000)
+            self.clocks[Metric.FIRST_RESPONSE].meet(at)
+            self.clocks[Metric.RESOLUTION].meet(at)
+            if TicketState.RESOLVED in pausing:
+                self._pause_open_clocks(at)
+        elif isinstance(event, te.Reopened):
+            self.state = TicketState.IN_PROGRESS
+            resolution = self.clocks[Metric.RESOLUTION]
+            if self.policy.lifecycle.on_reopen == "restart":
+                resolution.restart(at)
+            else:
+                resolution.reopen(at)
+            self._resume_open_clocks(at)
+        elif isinstance(event, te.Closed):
+            self.state = TicketState.CLOSED
+            for clock in self.clocks.values():
+                clock.stop()
+        elif isinstance(event, te.Classified):
+            self.priority, self.ticket_type = event.priority, event.ticket_type
+            for metric, clock in self.clocks.items():
+                clock.retarget(*self._target(metric), at)
+                if clock.started_at is None and self._started():
+                    clock.start(at)
+        elif isinstance(event, te.FeatureRequestReviewed):
+            self.clocks[Metric.DECISION].meet(at)
+        elif isinstance(event, te.InProgress) and self.state is TicketState.OPEN:
+            self.state = TicketState.IN_PROGRESS
+
+    def _started(self) -> bool:
+        return any(c.started_at is not None for c in self.clocks.values())
+
+    def _pause_open_clocks(self, at: datetime) -> None:
+        for clock in self.clocks.values():
+            clock.pause(at)
+
+    def _resume_open_clocks(self, at: datetime) -> None:
+        for clock in self.clocks.values():
+            clock.resume(at)
+
+    # -- questions -------------------------------------------------------------------------
+
+    def view(self, now: datetime) -> list[ClockView]:
+        views = []
+        for metric, clock in self.clocks.items():
+            used = clock.used(now)
+            status = clock.status(now)
+            views.append(
+                ClockView(
+                    metric=metric,
+                    status=status,
+                    target=clock.target,
+                    used=used,
+                    remaining=None if clock.target is None else clock.target - used,
+                    deadline=clock.deadline(),
+                    started_at=clock.started_at,
+                    met_at=clock.met_at,
+                    late=clock.target is not None and used > clock.target,
+                    pauses=len(clock.pauses),
+                )
+            )
+        return views
+
+    def timers(self) -> list[Timer]:
+        """What must happen next while the clocks run as they do now (warnings, breaches)."""
+        due: list[Timer] = []
+        for metric, clock in self.clocks.items():
+            if clock.met_at is not None or clock.running_since is None:
+                continue
+            for share in self.policy.sla.warnings:
+                when = clock.due_at_share(share)
+                if when is not None:
+                    due.append(Timer(metric, "warning", when, share))
+            when = clock.due_at_share(1.0)
+            if when is not None:
+                due.append(Timer(metric, "breach", when))
+        return sorted(due, key=lambda t: t.due)

@@ -1,0 +1,211 @@
+"""SLA clocks, told as the seed policies' stories: pauses, reclassification, reopen, breach."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from contracts.events import Actor, ActorKind
+from contracts.events import ticket as te
+from contracts.policy import load_policies
+from contracts.vocabulary import Metric
+from sla_monitor.clocks import ClockStatus, TicketSla
+
+POLICIES = load_policies(Path(__file__).resolve().parents[3] / "policies")
+MEXICO, GUATEMALA, BOGOTA = (
+    ZoneInfo(z) for z in ("America/Mexico_City", "America/Guatemala", "America/Bogota")
+)
+AGENT = Actor(kind=ActorKind.AGENT, id="agent-lucia")
+CUSTOMER = Actor(kind=ActorKind.CUSTOMER, id="contact-ana")
+FIRST, RESOLUTION, DECISION = Metric.FIRST_RESPONSE, Metric.RESOLUTION, Metric.DECISION
+
+
+def sla(
+    policy: str, priority: str, ticket_type: str, opened_at: datetime, modality: str | None = None
+) -> TicketSla:
+    return TicketSla(
+        POLICIES[policy],
+        priority=priority,
+        ticket_type=ticket_type,
+        modality=modality,
+        opened_at=opened_at,
+    )
+
+
+def clock(ticket: TicketSla, metric: Metric, now: datetime) -> dict[str, object]:
+    view = next(v for v in ticket.view(now) if v.metric is metric)
+    return {"status": view.status, "deadline": view.deadline, "used": view.used, "late": view.late}
+
+
+def test_an_urgent_ticket_registered_friday_evening_is_answered_in_time_on_monday() -> None:
+    friday = datetime(2026, 11, 27, 17, 30, tzinfo=MEXICO)
+    ticket = sla("bitam", "urgente", "soporte", friday)
+    assert clock(ticket, FIRST, friday)["deadline"] == datetime(2026, 11, 30, 9, tzinfo=MEXICO)
+    ticket.apply(
+        te.AgentReplied(actor=AGENT, body="Revisando", public=True),
+        datetime(2026, 11, 30, 8, 50, tzinfo=MEXICO),
+    )
+    monday = datetime(2026, 11, 30, 12, tzinfo=MEXICO)
+    assert clock(ticket, FIRST, monday) == {
+        "status": ClockStatus.MET,
+        "deadline": datetime(2026, 11, 30, 9, tzinfo=MEXICO),
+        "used": timedelta(minutes=50),
+        "late": False,
+    }
+
+
+def test_an_internal_reply_is_not_a_first_response() -> None:
+    monday = datetime(2026, 11, 23, 9, tzinfo=MEXICO)
+    ticket = sla("bitam", "alta", "soporte", monday)
+    ticket.apply(te.AgentReplied(actor=AGENT, body="nota", public=False), monday)
+    assert clock(ticket, FIRST, monday)["status"] is ClockStatus.RUNNING
+
+
+def test_waiting_for_the_customer_pauses_the_clock_and_no_time_is_lost() -> None:
+    monday = datetime(2026, 11, 23, 8, 30, tzinfo=MEXICO)
+    ticket = sla("bitam", "media", "soporte", monday)  # resolution: 24 business hours
+    assert clock(ticket, RESOLUTION, monday)["deadline"] == datetime(
+        2026, 11, 25, 13, 30, tzinfo=MEXICO
+    )
+    ticket.apply(
+        te.AwaitingCustomer(actor=AGENT, request="Envíe la captura"),
+        datetime(2026, 11, 23, 12, 30, tzinfo=MEXICO),
+    )  # 4 h used
+    thursday = datetime(2026, 11, 26, 10, tzinfo=MEXICO)
+    paused = clock(ticket, RESOLUTION, thursday)
+    assert paused["status"] is ClockStatus.PAUSED and paused["used"] == timedelta(hours=4)
+    ticket.apply(te.CustomerReplied(actor=CUSTOMER, body="Adjunto"), thursday)
+    # 20 business hours left from Thursday 10:00: Thu 8 h, Fri 9.5 h, Mon 2.5 h
+    assert clock(ticket, RESOLUTION, thursday)["deadline"] == datetime(
+        2026, 11, 30, 11, tzinfo=MEXICO
+    )
+
+
+def test_raising_the_priority_while_paused_keeps_the_time_used_and_the_pause() -> None:
+    monday = datetime(2026, 11, 23, 8, tzinfo=GUATEMALA)
+    ticket = sla("ikhodi", "p3", "problemas-basicos", monday)  # resolution 24 bh
+    ticket.apply(
+        te.AwaitingCustomer(actor=AGENT, request="¿Desde cuándo?"),
+        datetime(2026, 11, 23, 11, tzinfo=GUATEMALA),
+    )  # 3 h used
+    ticket.apply(
+        te.Classified(
+            actor=AGENT,
+            ticket_type="problemas-basicos",
+            priority="p2",
+            previous_ticket_type="problemas-basicos",
+            previous_priority="p3",
+            reason="Afecta la facturación",
+        ),
+        datetime(2026, 11, 23, 15, tzinfo=GUATEMALA),
+    )
+    ticket.apply(
+        te.CustomerReplied(actor=CUSTOMER, body="Desde ayer"),
+        datetime(2026, 11, 24, 8, tzinfo=GUATEMALA),
+    )
+    # P2 resolution is 8 business hours; 3 were used before the pause: due Tuesday 13:00
+    state = clock(ticket, RESOLUTION, datetime(2026, 11, 24, 8, tzinfo=GUATEMALA))
+    assert state["deadline"] == datetime(2026, 11, 24, 13, tzinfo=GUATEMALA)
+    assert (
+        next(
+            v
+            for v in ticket.view(datetime(2026, 11, 24, 8, tzinfo=GUATEMALA))
+            if v.metric is RESOLUTION
+        ).pauses
+        == 1
+    )
+
+
+def test_btw_clocks_start_only_once_the_ticket_is_assigned() -> None:
+    friday = datetime(2026, 11, 27, 16, tzinfo=BOGOTA)
+    ticket = sla("btw", "p2", "soporte", friday)
+    assert clock(ticket, RESOLUTION, friday)["status"] is ClockStatus.PENDING
+    assigned = datetime(2026, 11, 30, 9, tzinfo=BOGOTA)
+    ticket.apply(te.Assigned(actor=AGENT, agent_id="agent-lucia", agent_name="Lucía"), assigned)
+    assert clock(ticket, RESOLUTION, assigned)["status"] is ClockStatus.RUNNING
+    assert clock(ticket, RESOLUTION, assigned)["used"] == timedelta(0)
+
+
+def test_a_feature_request_has_no_resolution_clock_but_a_decision_deadline() -> None:
+    monday = datetime(2026, 11, 23, 10, tzinfo=MEXICO)
+    ticket = sla("bitam", "baja", "nuevo-requerimiento", monday)
+    assert clock(ticket, RESOLUTION, monday)["status"] is ClockStatus.NOT_APPLICABLE
+    assert clock(ticket, FIRST, monday)["status"] is ClockStatus.NOT_APPLICABLE
+    assert clock(ticket, DECISION, monday)["deadline"] == datetime(2026, 12, 7, 10, tzinfo=MEXICO)
+    ticket.apply(
+        te.FeatureRequestReviewed(actor=AGENT, viable=True),
+        datetime(2026, 12, 1, 10, tzinfo=MEXICO),
+    )
+    assert clock(ticket, DECISION, datetime(2026, 12, 9, tzinfo=MEXICO))["status"] is (
+        ClockStatus.MET
+    )
+
+
+@pytest.mark.parametrize(("on_reopen", "used_after"), [("resume", 2.0), ("restart", 0.0)])
+def test_a_reopen_resumes_or_restarts_the_resolution_clock_as_the_policy_says(
+    on_reopen: str, used_after: float
+) -> None:
+    policy = POLICIES["bitam"].model_copy(deep=True)
+    object.__setattr__(policy.lifecycle, "on_reopen", on_reopen)
+    monday = datetime(2026, 11, 23, 9, tzinfo=MEXICO)
+    ticket = TicketSla(
+        policy, priority="media", ticket_type="soporte", modality=None, opened_at=monday
+    )
+    ticket.apply(
+        te.Resolved(actor=AGENT, resolution="workaround", summary="Alterno"),
+        monday + timedelta(hours=2),
+    )
+    assert clock(ticket, RESOLUTION, monday + timedelta(hours=3))["status"] is ClockStatus.MET
+    reopened = datetime(2026, 11, 24, 9, tzinfo=MEXICO)
+    ticket.apply(te.Reopened(actor=CUSTOMER, reason="No funcionó"), reopened)
+    state = clock(ticket, RESOLUTION, reopened)
+    assert state["status"] is ClockStatus.RUNNING
+    assert state["used"] == timedelta(hours=used_after)
+
+
+def test_a_breach_is_reported_and_kept_after_a_pause() -> None:
+    monday = datetime(2026, 11, 23, 9, tzinfo=MEXICO)
+    ticket = sla("bitam", "urgente", "soporte", monday)  # resolution 1 business hour
+    ticket.apply(te.AwaitingCustomer(actor=AGENT, request="?"), monday + timedelta(hours=3))
+    later = monday + timedelta(days=1)
+    state = clock(ticket, RESOLUTION, later)
+    assert state["status"] is ClockStatus.BREACHED
+    assert state["deadline"] == monday + timedelta(hours=1)  # when it was breached
+    assert state["late"] is True
+
+
+def test_timers_warn_at_the_policys_thresholds_before_the_breach() -> None:
+    monday = datetime(2026, 11, 23, 8, tzinfo=GUATEMALA)
+    ticket = sla("ikhodi", "p2", "problemas-basicos", monday)  # warnings at 50% and 80%
+    resolution = [t for t in ticket.timers() if t.metric is RESOLUTION]
+    assert [(t.kind, t.threshold, t.due.astimezone(GUATEMALA).hour) for t in resolution] == [
+        ("warning", 0.5, 12),
+        ("warning", 0.8, 14),
+        ("breach", 1.0, 16),
+    ]
+    # minutes of a P2 first response, 30 business minutes: warnings at 15 and 24 minutes
+    first = [t for t in ticket.timers() if t.metric is FIRST]
+    assert [t.due - monday.astimezone(UTC) for t in first] == [
+        timedelta(minutes=15),
+        timedelta(minutes=24),
+        timedelta(minutes=30),
+    ]
+
+
+def test_a_closed_ticket_stops_every_clock() -> None:
+    monday = datetime(2026, 11, 23, 9, tzinfo=MEXICO)
+    ticket = sla("bitam", "alta", "soporte", monday)
+    ticket.apply(te.Closed(actor=CUSTOMER, closure="customer_request"), monday)
+    assert ticket.timers() == []
+    assert all(v.status is ClockStatus.NOT_APPLICABLE for v in ticket.view(monday))
+
+
+def test_itac_important_tickets_follow_the_contracted_modality() -> None:
+    friday = datetime(2026, 11, 27, 16, tzinfo=BOGOTA)
+    always = sla("itac", "importante", "incidente", friday, modality="24x7")
+    office = sla("itac", "importante", "incidente", friday, modality="8x5")
+    assert clock(always, FIRST, friday)["deadline"] == datetime(2026, 11, 27, 20, tzinfo=BOGOTA)
+    assert clock(office, FIRST, friday)["deadline"] == datetime(2026, 11, 30, 10, tzinfo=BOGOTA)
