@@ -245,6 +245,7 @@ class TicketDesk(Application[UUID]):
         *,
         expected_version: int | None = None,
         idempotency: Idempotency | None = None,
+        authorize: Callable[[Ticket], None] | None = None,
     ) -> Outcome:
         """Apply one command to a ticket and save it, or change nothing at all.
 
@@ -254,6 +255,8 @@ class TicketDesk(Application[UUID]):
         if (replay := self._replay(idempotency)) is not None:
             return replay
         ticket = self.ticket(ticket_id)
+        if authorize is not None:
+            authorize(ticket)  # e.g. a customer may act on their own tenant's tickets only
         if expected_version is not None and expected_version != ticket.version:
             raise StaleVersion(ticket.version)
         command(ticket, self.policy(ticket.policy), self.clock.now())

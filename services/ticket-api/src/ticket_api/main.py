@@ -63,6 +63,7 @@ def create_app(
         if relay and task:
             relay.stop()
             await task
+        ticket_list.close()
         desk.close()
 
     app = FastAPI(
@@ -73,7 +74,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.desk = desk
-    app.state.ticket_list = TicketList(desk)
+    app.state.ticket_list = ticket_list = TicketList(desk)
     app.state.relay = relay
     problems.install(app)
     _limit_body_size(app, settings.max_body_bytes)

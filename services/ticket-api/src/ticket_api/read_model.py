@@ -14,6 +14,7 @@ are harmless because the position only moves forward by compare-and-set.
 from __future__ import annotations
 
 import base64
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from eventsourcing.utils import get_topic
 from ticket_api.application import TicketDesk
 from ticket_api.domain.ticket import Ticket
 from ticket_api.log_position import Dialect, LogPosition
+
+log = logging.getLogger(__name__)
 
 POSITION_NAME = "ticket_list"
 BATCH = 500
@@ -80,6 +83,34 @@ class TicketList:
         self._lock = threading.Lock()
         self._create_tables()
         self.position = LogPosition(self.dialect, POSITION_NAME)
+        self._pending = threading.Event()
+        self._closing = False
+        self._worker: threading.Thread | None = None
+
+    def close(self) -> None:
+        """Stop the background worker (at shutdown, before the store closes)."""
+        self._closing = True
+        self._pending.set()
+        if self._worker is not None:
+            self._worker.join(timeout=10)
+
+    def catch_up_soon(self) -> None:
+        """Ask the background worker to catch up (after a write; never blocks the caller)."""
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._work, name="ticket-list", daemon=True)
+            self._worker.start()
+        self._pending.set()
+
+    def _work(self) -> None:
+        while True:
+            self._pending.wait()
+            self._pending.clear()
+            if self._closing:
+                return
+            try:
+                self.catch_up()
+            except Exception:  # the next write or search tries again
+                log.exception("the ticket list could not catch up")
 
     # -- SQL dialects ----------------------------------------------------------------------
 

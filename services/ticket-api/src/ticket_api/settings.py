@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     def _json(cls, value: object) -> object:
         return json.loads(value) if isinstance(value, str) else value
 
+    @staticmethod
+    def _cache_env() -> dict[str, str]:
+        """Keep recently used tickets in memory; fast-forward reads only their new events from
+        the store, so replicas never act on a stale copy."""
+        return {"AGGREGATE_CACHE_MAXSIZE": "10000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
+
     def event_store_env(self, environ: dict[str, str]) -> dict[str, str]:
         """The ``eventsourcing`` library's persistence settings for the chosen store."""
         if self.store == "postgres":
@@ -85,6 +91,7 @@ class Settings(BaseSettings):
             return env
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return {
+            **self._cache_env(),
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(self.data_dir / "tickets.sqlite3"),
             "SQLITE_LOCK_TIMEOUT": "10",

@@ -59,13 +59,9 @@ def trace_context() -> dict[str, str]:
 
 
 def refresh(listing: TicketList) -> None:
-    """Bring the ticket list up to the write just made, best effort: the write itself is
-    committed, so a failure here must not turn its answer into an error (the next search
-    catches up again)."""
-    try:
-        listing.catch_up()
-    except Exception:
-        log.exception("the ticket list could not catch up after a write")
+    """Let the ticket list catch up with the write just made, in the background: the write is
+    committed and answered at once; searches catch up themselves before they read."""
+    listing.catch_up_soon()
 
 
 def expected_version(if_match: str | None) -> int | None:
@@ -112,16 +108,24 @@ def answer(response: Response, outcome: Outcome, status: int = 200) -> m.TicketO
     return m.TicketOut.of(outcome.ticket)
 
 
+def ticket_id(app: TicketDesk, ticket_ref: str) -> UUID:
+    """The id behind a reference: a UUID, or a case number such as ``BTW-000123``."""
+    try:
+        return UUID(ticket_ref)
+    except ValueError:
+        return app.ticket_id_for_case(ticket_ref.upper())
+
+
 def visible(app: TicketDesk, principal: Principal, ticket_ref: str) -> Ticket:
     """The ticket by id or case number, if this principal may see it (else: not found)."""
-    try:
-        ticket_id = UUID(ticket_ref)
-    except ValueError:
-        ticket_id = app.ticket_id_for_case(ticket_ref.upper())
-    ticket = app.ticket(ticket_id)
+    ticket = app.ticket(ticket_id(app, ticket_ref))
+    check_visible(principal, ticket, ticket_ref)
+    return ticket
+
+
+def check_visible(principal: Principal, ticket: Ticket, ticket_ref: str) -> None:
     if not principal.may_see(ticket.tenant):
         raise TicketNotFound(ticket_ref)
-    return ticket
 
 
 # -- opening and reading ---------------------------------------------------------------------
@@ -275,9 +279,12 @@ def run(
     retry: Idempotency | None,
     response: Response,
 ) -> m.TicketOut:
-    ticket = visible(app, principal, ticket_ref)
     outcome = app.change(
-        ticket.id, command, expected_version=expected_version(if_match), idempotency=retry
+        ticket_id(app, ticket_ref),
+        command,
+        expected_version=expected_version(if_match),
+        idempotency=retry,
+        authorize=lambda ticket: check_visible(principal, ticket, ticket_ref),
     )
     refresh(listing)
     return answer(response, outcome)
