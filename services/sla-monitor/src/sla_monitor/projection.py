@@ -1,0 +1,152 @@
+"""The SLA projection: ticket events in, each ticket's clocks and armed timers out (PostgreSQL).
+
+Each ticket event is stored with the ticket's SLA bookkeeping; the ticket's clocks are rebuilt
+from its stored events (so the projection is a pure function of the stream: replaying from the
+start gives identical rows) and written, with the timers they arm, in the same transaction as
+the consumer toolkit's dedupe record. A redelivered event therefore changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from contracts.events import EVENTS, CloudEvent, EventPayload
+from contracts.events import ticket as te
+from contracts.messaging.consumer import Connection
+from contracts.policy import SupportPolicy
+from sla_monitor.clocks import TicketSla
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sla_ticket_events (
+    ticket_id UUID NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,
+    payload JSONB NOT NULL, at TIMESTAMPTZ NOT NULL, policy TEXT NOT NULL, tenant TEXT NOT NULL,
+    PRIMARY KEY (ticket_id, version));
+CREATE TABLE IF NOT EXISTS sla_clocks (
+    ticket_id UUID NOT NULL, metric TEXT NOT NULL, policy TEXT NOT NULL, tenant TEXT NOT NULL,
+    priority TEXT NOT NULL, ticket_type TEXT NOT NULL, status TEXT NOT NULL,
+    target_seconds DOUBLE PRECISION, used_seconds DOUBLE PRECISION NOT NULL,
+    running BOOLEAN NOT NULL, deadline TIMESTAMPTZ, started_at TIMESTAMPTZ,
+    met_at TIMESTAMPTZ, late BOOLEAN NOT NULL, pauses INTEGER NOT NULL,
+    as_of TIMESTAMPTZ NOT NULL, ticket_version INTEGER NOT NULL,
+    PRIMARY KEY (ticket_id, metric));
+CREATE INDEX IF NOT EXISTS sla_clocks_deadline ON sla_clocks (deadline) WHERE running;
+CREATE TABLE IF NOT EXISTS sla_timers (
+    ticket_id UUID NOT NULL, metric TEXT NOT NULL, kind TEXT NOT NULL,
+    threshold DOUBLE PRECISION NOT NULL, due TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (ticket_id, metric, kind, threshold));
+CREATE INDEX IF NOT EXISTS sla_timers_due ON sla_timers (due);
+"""
+
+
+class SlaProjection:
+    """Applies ticket events to the SLA tables; the consumer toolkit calls ``handle``."""
+
+    def __init__(self, policies: dict[str, SupportPolicy]) -> None:
+        self.policies = policies
+
+    @staticmethod
+    async def setup(conn: Connection) -> None:
+        await conn.execute(SCHEMA)
+
+    async def handle(self, event: CloudEvent, payload: EventPayload, conn: Connection) -> None:
+        """One ticket event, in the consumer's transaction."""
+        if not isinstance(payload, te.TicketEvent) or event.policy not in self.policies:
+            return
+        ticket_id = UUID(event.subject)
+        await conn.execute(
+            "INSERT INTO sla_ticket_events (ticket_id, version, name, payload, at, policy, tenant)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            ticket_id,
+            event.ticketversion,
+            event.event_name,
+            json.dumps(payload.model_dump(mode="json")),
+            event.time,
+            event.policy,
+            event.tenant,
+        )
+        await self.refresh(conn, ticket_id)
+
+    async def rebuild(self, conn: Connection) -> int:
+        """Recompute every ticket's clocks and timers from the stored events (a repair)."""
+        await conn.execute("TRUNCATE sla_clocks, sla_timers")
+        tickets = await conn.fetch("SELECT DISTINCT ticket_id FROM sla_ticket_events")
+        for row in tickets:
+            await self.refresh(conn, row["ticket_id"])
+        return len(tickets)
+
+    async def refresh(self, conn: Connection, ticket_id: UUID) -> None:
+        """Rebuild one ticket's clocks from its stored events; write clocks and timers."""
+        rows = await conn.fetch(
+            "SELECT version, name, payload, at, policy, tenant FROM sla_ticket_events "
+            "WHERE ticket_id = $1 ORDER BY version",
+            ticket_id,
+        )
+        if not rows or rows[0]["name"] != "ticket.opened":
+            return  # the ticket's start is not here (yet): nothing to measure against
+        policy = self.policies[rows[0]["policy"]]
+        sla: TicketSla | None = None
+        for row in rows:
+            payload = EVENTS[row["name"]].model_validate(json.loads(row["payload"]))
+            if isinstance(payload, te.Opened):
+                sla = TicketSla.opened(policy, payload, row["at"])
+            elif sla is not None:
+                sla.apply(payload, row["at"])
+        assert sla is not None
+        last = rows[-1]
+        await self._write(conn, ticket_id, sla, last["at"], last["version"], rows[0]["tenant"])
+
+    async def _write(
+        self,
+        conn: Connection,
+        ticket_id: UUID,
+        sla: TicketSla,
+        as_of: datetime,
+        version: int,
+        tenant: str,
+    ) -> None:
+        records: list[tuple[Any, ...]] = []
+        for view in sla.view(as_of):
+            clock = sla.clocks[view.metric]
+            records.append(
+                (
+                    ticket_id,
+                    view.metric.value,
+                    sla.policy.id,
+                    tenant,
+                    sla.priority,
+                    sla.ticket_type,
+                    view.status.value,
+                    _seconds(view.target),
+                    view.used.total_seconds(),
+                    clock.running_since is not None,
+                    view.deadline,
+                    view.started_at,
+                    view.met_at,
+                    view.late,
+                    view.pauses,
+                    as_of,
+                    version,
+                )
+            )
+        await conn.executemany(
+            "INSERT INTO sla_clocks VALUES "
+            "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17) "
+            "ON CONFLICT (ticket_id, metric) DO UPDATE SET policy = $3, tenant = $4, "
+            "priority = $5, ticket_type = $6, status = $7, target_seconds = $8, "
+            "used_seconds = $9, running = $10, deadline = $11, started_at = $12, met_at = $13, "
+            "late = $14, pauses = $15, as_of = $16, ticket_version = $17",
+            records,
+        )
+        # Timers follow the clocks: whatever was armed before is replaced by what holds now.
+        await conn.execute("DELETE FROM sla_timers WHERE ticket_id = $1", ticket_id)
+        await conn.executemany(
+            "INSERT INTO sla_timers VALUES ($1, $2, $3, $4, $5)",
+            [(ticket_id, t.metric.value, t.kind, t.threshold, t.due) for t in sla.timers()],
+        )
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return None if value is None else value.total_seconds()
