@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import nats
 from nats_server import NatsServer
 
@@ -25,6 +24,7 @@ from contracts.events import (
 )
 from contracts.events import ticket as te
 from contracts.messaging.consumer import ConsumerSettings, DurableConsumer, PostgresInbox
+from contracts.messaging.database import create_pool
 from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
 from sla_monitor.projection import SlaProjection
@@ -94,14 +94,7 @@ async def publish(url: str, ticket: str) -> None:
 
 
 async def project(url: str, env: dict[str, str], expected: int) -> list[dict[str, Any]]:
-    pool = await asyncpg.create_pool(
-        host=env["POSTGRES_HOST"],
-        port=int(env["POSTGRES_PORT"]),
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"],
-        database=env["POSTGRES_DBNAME"],
-    )
-    assert pool is not None
+    pool = await create_pool(env)
     projection = SlaProjection(POLICIES)
     async with pool.acquire() as conn:
         await projection.setup(conn)

@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import nats
 import pytest
 from nats_server import NatsServer
@@ -19,6 +18,7 @@ from nats_server import NatsServer
 from contracts.clock import ManualClock
 from contracts.events import SLA_STREAM, Actor, ActorKind
 from contracts.events import ticket as te
+from contracts.messaging.database import create_pool
 from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
 from sla_monitor.projection import SlaProjection
@@ -49,14 +49,7 @@ def test_warnings_then_the_breach_fire_once_each_on_the_manual_clock(
     clock = ManualClock(MONDAY_0800)
 
     async def scenario() -> list[tuple[str, float | None, str]]:
-        pool = await asyncpg.create_pool(
-            host=postgres_env["POSTGRES_HOST"],
-            port=int(postgres_env["POSTGRES_PORT"]),
-            user=postgres_env["POSTGRES_USER"],
-            password=postgres_env["POSTGRES_PASSWORD"],
-            database=postgres_env["POSTGRES_DBNAME"],
-        )
-        assert pool is not None
+        pool = await create_pool(postgres_env)
         projection = SlaProjection(POLICIES)
         opened = te.Opened(
             actor=Actor(kind=ActorKind.CUSTOMER, id="c"),

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
-import asyncpg
 import nats
 import pytest
 from nats.js import JetStreamContext
@@ -27,6 +26,7 @@ from contracts.messaging.consumer import (
     DurableConsumer,
     PostgresInbox,
 )
+from contracts.messaging.database import create_pool
 from contracts.policy import load_policies
 from ticket_api.application import TicketDesk
 from ticket_api.lease import FileLease, PostgresLease
@@ -244,14 +244,7 @@ def test_a_postgres_lease_is_held_by_one_session_and_freed_when_it_ends(
 
 async def consume_all(url: str, env: dict[str, str], *, expected: int) -> Counter[str]:
     """Run a toolkit consumer whose handler counts, in PostgreSQL, what it handled."""
-    pool = await asyncpg.create_pool(
-        host=env["POSTGRES_HOST"],
-        port=int(env["POSTGRES_PORT"]),
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"],
-        database=env["POSTGRES_DBNAME"],
-    )
-    assert pool is not None
+    pool = await create_pool(env)
     async with pool.acquire() as conn:
         await conn.execute("CREATE TABLE IF NOT EXISTS handled (event_id TEXT, n INT)")
     inbox = PostgresInbox(pool, "test-consumer")

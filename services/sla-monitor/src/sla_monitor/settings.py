@@ -1,0 +1,92 @@
+"""sla-monitor's configuration, read from the environment in this one place.
+
+``SLA_MONITOR_*`` variables for the service itself; the database is reached with the same
+``POSTGRES_*`` variables as ticket-api's event store (no prefix), so one set-up serves both.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_PRINCIPALS: dict[str, dict[str, str]] = {
+    "dev-customer": {
+        "kind": "customer",
+        "id": "contact-ana",
+        "name": "Ana Ruiz",
+        "tenant": "acme",
+    },
+    "dev-agent": {"kind": "agent", "id": "agent-lucia", "name": "Lucía Gómez"},
+    "dev-supervisor": {"kind": "supervisor", "id": "sup-marco", "name": "Marco Díaz"},
+    "dev-service": {"kind": "service", "id": "dashboards", "name": "dashboards"},
+}
+"""One development key per role, the same keys as ticket-api's (see README)."""
+
+
+def _postgres(name: str, default: Any) -> Any:
+    """A field read from ``POSTGRES_<NAME>`` (or by its field name), ignoring the prefix."""
+    return Field(
+        default,
+        validation_alias=AliasChoices(f"postgres_{name}", f"POSTGRES_{name.upper()}"),
+    )
+
+
+class Settings(BaseSettings):
+    """``SLA_MONITOR_*`` variables, plus the ``POSTGRES_*`` ones of the database."""
+
+    model_config = SettingsConfigDict(env_prefix="SLA_MONITOR_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8001
+    policies_dir: Path = Path("policies")
+    postgres_host: str = _postgres("host", "127.0.0.1")
+    postgres_port: int = _postgres("port", 5432)
+    postgres_user: str = _postgres("user", "postgres")
+    postgres_password: str = _postgres("password", "")
+    postgres_dbname: str = _postgres("dbname", "postgres")
+    postgres_connect_timeout: float = 2.0
+    """Seconds to wait for a database connection before answering 503."""
+    pool_max_size: int = 10
+    nats_url: str | None = None
+    """NATS with JetStream: when set, the projection consumer and the timer loop run in-process;
+    unset, the service only serves what is already in the database."""
+    timer_poll_seconds: float = 0.5
+    stream_poll_seconds: float = 1.0
+    """How often ``/v1/sla/stream`` looks for changed clocks."""
+    stream_keepalive_seconds: float = 15.0
+    stream_overlap_seconds: float = 300.0
+    """How far back (in event time) each poll of the stream looks again, so a clock written
+    late with an earlier event time is still sent; repeats are filtered out."""
+    page_size_cap: int = 200
+    dev_mode: bool = False
+    """Accept the development keys of ``DEV_PRINCIPALS``."""
+    dev_keys: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """JSON object: API key → principal (kind, id, name, tenant for customers)."""
+
+    @model_validator(mode="after")
+    def _development_keys(self) -> Settings:
+        if self.dev_mode and not self.dev_keys:
+            self.dev_keys = dict(DEV_PRINCIPALS)
+        return self
+
+    @field_validator("dev_keys", mode="before")
+    @classmethod
+    def _json(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
+
+    def pool_kwargs(self) -> dict[str, Any]:
+        """``asyncpg.create_pool`` arguments."""
+        return {
+            "host": self.postgres_host,
+            "port": self.postgres_port,
+            "user": self.postgres_user,
+            "password": self.postgres_password,
+            "database": self.postgres_dbname,
+            "timeout": self.postgres_connect_timeout,
+            "min_size": 0,
+            "max_size": self.pool_max_size,
+        }
