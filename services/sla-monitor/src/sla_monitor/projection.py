@@ -9,6 +9,7 @@ the consumer toolkit's dedupe record. A redelivered event therefore changes noth
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -84,17 +85,9 @@ class SlaProjection:
             "WHERE ticket_id = $1 ORDER BY version",
             ticket_id,
         )
-        if not rows or rows[0]["name"] != "ticket.opened":
+        sla = replay(self.policies, [dict(row) for row in rows])
+        if sla is None:
             return  # the ticket's start is not here (yet): nothing to measure against
-        policy = self.policies[rows[0]["policy"]]
-        sla: TicketSla | None = None
-        for row in rows:
-            payload = EVENTS[row["name"]].model_validate(json.loads(row["payload"]))
-            if isinstance(payload, te.Opened):
-                sla = TicketSla.opened(policy, payload, row["at"])
-            elif sla is not None:
-                sla.apply(payload, row["at"])
-        assert sla is not None
         last = rows[-1]
         await self._write(conn, ticket_id, sla, last["at"], last["version"], rows[0]["tenant"])
 
@@ -146,6 +139,27 @@ class SlaProjection:
             "INSERT INTO sla_timers VALUES ($1, $2, $3, $4, $5)",
             [(ticket_id, t.metric.value, t.kind, t.threshold, t.due) for t in sla.timers()],
         )
+
+
+def replay(
+    policies: Mapping[str, SupportPolicy], rows: Sequence[Mapping[str, Any]]
+) -> TicketSla | None:
+    """A ticket's clocks rebuilt from its stored events (``sla_ticket_events`` rows in order);
+    None while its Opened event is missing or its policy unknown."""
+    if not rows or rows[0]["name"] != "ticket.opened" or rows[0]["policy"] not in policies:
+        return None
+    policy = policies[rows[0]["policy"]]
+    sla: TicketSla | None = None
+    for row in rows:
+        raw = row["payload"]
+        payload = EVENTS[row["name"]].model_validate(
+            json.loads(raw) if isinstance(raw, str) else raw
+        )
+        if isinstance(payload, te.Opened):
+            sla = TicketSla.opened(policy, payload, row["at"])
+        elif sla is not None:
+            sla.apply(payload, row["at"])
+    return sla
 
 
 def _seconds(value: timedelta | None) -> float | None:

@@ -1,0 +1,718 @@
+"""The dashboards' read API of sla-monitor: clocks, tickets at risk, breaches, compliance, changes.
+
+Everything is read from the SLA projection's tables (``sla_ticket_events``, ``sla_clocks``).
+A stored clock row is as of its ticket's last event; what a dashboard shows *now* of one ticket
+is recomputed by replaying that ticket's stored events into a ``TicketSla`` and asking it about
+the injectable clock's ``now()`` — the same rules as the projection, so a running clock's used
+and remaining time, and its status, are live. Instants are given in UTC and in the policy's
+local time (its business calendar's time zone).
+
+Errors are RFC 9457 ``application/problem+json`` with a Spanish ``detail`` by default and an
+English one on ``Accept-Language: en``. Callers authenticate with ``Authorization: Bearer <key>``
+(development keys, ``SLA_MONITOR_DEV_MODE=true``); customers see only their tenant's tickets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from contracts.clock import Clock
+from contracts.policy import SupportPolicy, parse_span
+from contracts.vocabulary import Metric
+from sla_monitor.clocks import ClockView
+from sla_monitor.projection import replay
+from sla_monitor.settings import Settings
+
+log = logging.getLogger(__name__)
+MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://supportdesk.dev/problems/"
+MAX_WITHIN = timedelta(days=31)
+COMPLIANCE_METRICS = (Metric.FIRST_RESPONSE.value, Metric.RESOLUTION.value)
+Row = asyncpg.Record | Mapping[str, Any]
+"""A ``sla_clocks`` row as asyncpg gives it (or a plain mapping)."""
+DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+@dataclass
+class SlaReader:
+    """What the views need: settings, policies, the clock and (once started) the pool."""
+
+    settings: Settings
+    policies: dict[str, SupportPolicy]
+    clock: Clock
+    pool: asyncpg.Pool | None = None
+
+    def db(self) -> asyncpg.Pool:
+        if self.pool is None:
+            raise ConnectionError("the database pool is not open")
+        return self.pool
+
+    def zone(self, policy_id: str) -> ZoneInfo:
+        """The policy's local time zone (its business calendar's); UTC for an unknown policy."""
+        policy = self.policies.get(policy_id)
+        if policy is None:
+            return ZoneInfo("UTC")
+        return local_zone(policy)
+
+
+def local_zone(policy: SupportPolicy) -> ZoneInfo:
+    return ZoneInfo(policy.calendars[policy.business_calendar].time_zone)
+
+
+# --- problems ---------------------------------------------------------------------------------
+
+
+class Problem(Exception):
+    """An error answered as-is (raised by views)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        *,
+        en: str,
+        es: str,
+        headers: dict[str, str] | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(en)
+        self.status, self.code, self.en, self.es = status, code, en, es
+        self.headers = headers or {}
+        self.field = field
+
+
+def wants_english(request: Request) -> bool:
+    return request.headers.get("accept-language", "").lower().startswith("en")
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    422: "Unprocessable request",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+
+
+def problem(
+    request: Request,
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + code,
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def install_problems(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into a problem document."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        detail = exc.en if wants_english(request) else exc.es
+        errors = None
+        if exc.field:
+            errors = [{"field": exc.field, "message": detail, "type": exc.code}]
+        return problem(request, exc.status, exc.code, detail, errors=errors, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e["loc"] if p not in ("query", "path", "header")),
+                "message": e["msg"],
+                "type": e["type"],
+            }
+            for e in exc.errors()
+        ]
+        detail = (
+            "The request has invalid fields; see errors."
+            if wants_english(request)
+            else "La solicitud tiene campos inválidos; vea errors."
+        )
+        return problem(request, 422, "invalid-request", detail, errors=errors)
+
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        detail = (
+            "The SLA database is unreachable. Retry shortly."
+            if wants_english(request)
+            else "La base de datos de SLA no responde. Reintente en breve."
+        )
+        return problem(request, 503, "database-unavailable", detail, headers={"Retry-After": "5"})
+
+    for error in (*DATABASE_ERRORS, ConnectionError):
+        app.add_exception_handler(error, _unavailable)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return problem(
+            request, exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        detail = (
+            "Something went wrong on our side; it has been logged."
+            if wants_english(request)
+            else "Algo falló de nuestro lado; quedó registrado."
+        )
+        return problem(request, 500, "internal-error", detail)
+
+
+# --- who is calling ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str
+    id: str
+    name: str | None = None
+    tenant: str | None = None
+
+    @property
+    def is_customer(self) -> bool:
+        return self.kind == "customer"
+
+    def may_see(self, tenant: str) -> bool:
+        """Customers see their own tenant only; staff and services see all."""
+        return not self.is_customer or self.tenant == tenant
+
+    def scope(self, tenant: str | None) -> str | None:
+        """The tenant filter a query runs with: a customer's own, whatever they asked."""
+        if not self.is_customer:
+            return tenant
+        if tenant is not None and tenant != self.tenant:
+            raise Problem(
+                403,
+                "not-allowed",
+                en="Customers see only their own organization's tickets.",
+                es="Los clientes solo ven los tickets de su propia organización.",
+            )
+        return self.tenant or ""
+
+
+def current_principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    key = header[7:].strip() if header.lower().startswith("bearer ") else None
+    key = key or request.headers.get("x-api-key")
+    keys: dict[str, dict[str, str]] = reader_of(request).settings.dev_keys
+    if not key or key not in keys:
+        raise Problem(
+            401,
+            "not-authenticated",
+            en="Send an API key: 'Authorization: Bearer <key>' (see the README).",
+            es="Envíe una clave de API: 'Authorization: Bearer <clave>' (vea el README).",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    known = {k: v for k, v in keys[key].items() if k in ("kind", "id", "name", "tenant")}
+    return Principal(**known)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def reader_of(request: Request) -> SlaReader:
+    reader: SlaReader = request.app.state.reader
+    return reader
+
+
+# --- shaping ----------------------------------------------------------------------------------
+
+
+def instant(value: datetime | None, zone: ZoneInfo) -> dict[str, str] | None:
+    """An instant in UTC and in the policy's local time."""
+    if value is None:
+        return None
+    return {
+        "utc": value.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "local": value.astimezone(zone).isoformat(),
+    }
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return None if value is None else value.total_seconds()
+
+
+def clock_json(view: ClockView, running: bool, zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "metric": view.metric.value,
+        "status": view.status.value,
+        "running": running,
+        "target_seconds": _seconds(view.target),
+        "used_seconds": view.used.total_seconds(),
+        "remaining_seconds": _seconds(view.remaining),
+        "deadline": instant(view.deadline, zone),
+        "started_at": instant(view.started_at, zone),
+        "met_at": instant(view.met_at, zone),
+        "late": view.late,
+        "pauses": view.pauses,
+    }
+
+
+def row_json(row: Row, zone: ZoneInfo, now: datetime) -> dict[str, Any]:
+    """A stored clock row, with the status it has at ``now`` where that is known without a
+    replay: a running clock whose deadline has passed is breached."""
+    status = row["status"]
+    if row["running"] and row["deadline"] is not None and row["deadline"] <= now:
+        status = "breached"
+    deadline: datetime | None = row["deadline"]
+    return {
+        "ticket_id": str(row["ticket_id"]),
+        "metric": row["metric"],
+        "policy": row["policy"],
+        "tenant": row["tenant"],
+        "priority": row["priority"],
+        "ticket_type": row["ticket_type"],
+        "status": status,
+        "running": row["running"],
+        "late": row["late"] or status == "breached",
+        "target_seconds": row["target_seconds"],
+        "used_seconds_as_of": row["used_seconds"],
+        "as_of": instant(row["as_of"], zone),
+        "deadline": instant(deadline, zone),
+        "until_deadline_seconds": None if deadline is None else (deadline - now).total_seconds(),
+        "met_at": instant(row["met_at"], zone),
+        "pauses": row["pauses"],
+    }
+
+
+def parse_within(text: str) -> timedelta:
+    """``2h``, ``90m``, ``1h30m``, ``1d`` or a number of seconds; at most 31 days."""
+    value = text.strip()
+    try:
+        if value.isdigit():
+            span = timedelta(seconds=int(value))
+        else:
+            parsed = parse_span(value)
+            if parsed.is_business_days:
+                raise ValueError("business days are not accepted here")
+            span = parsed.fixed
+    except ValueError:
+        raise Problem(
+            422,
+            "invalid-duration",
+            en=f"'within' must be a duration such as 2h, 30m, 1h30m or a number of seconds, "
+            f"not {text!r}.",
+            es=f"'within' debe ser una duración como 2h, 30m, 1h30m o un número de segundos, "
+            f"no {text!r}.",
+            field="within",
+        ) from None
+    if not timedelta(0) < span <= MAX_WITHIN:
+        raise Problem(
+            422,
+            "invalid-duration",
+            en="'within' must be longer than zero and at most 31 days.",
+            es="'within' debe ser mayor que cero y de 31 días como máximo.",
+            field="within",
+        )
+    return span
+
+
+def aware(value: datetime | None, name: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise Problem(
+            422,
+            "naive-datetime",
+            en=f"'{name}' needs a time zone offset (e.g. 2026-11-30T09:00:00-06:00 or ...Z).",
+            es=f"'{name}' necesita una zona horaria (p. ej. 2026-11-30T09:00:00-06:00 o ...Z).",
+            field=name,
+        )
+    return value
+
+
+def period(
+    since: datetime | None, until: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """The ``[since, until)`` period of a query: by default the last 7 days up to now."""
+    end = aware(until, "until") or now
+    start = aware(since, "since") or end - timedelta(days=7)
+    if start >= end:
+        raise Problem(
+            422,
+            "invalid-period",
+            en="'since' must come before 'until'.",
+            es="'since' debe ser anterior a 'until'.",
+            field="since",
+        )
+    return start, end
+
+
+class Where:
+    """``WHERE`` conditions with numbered asyncpg parameters."""
+
+    def __init__(self, *conditions: tuple[str, Any]) -> None:
+        self.parts: list[str] = []
+        self.args: list[Any] = []
+        for condition, value in conditions:
+            self.add(condition, value)
+
+    def add(self, condition: str, value: Any) -> Where:
+        """``condition`` uses ``{}`` for the parameter; a ``None`` value adds nothing."""
+        if value is not None:
+            self.args.append(value)
+            self.parts.append(condition.format(f"${len(self.args)}"))
+        return self
+
+    def param(self, value: Any) -> str:
+        self.args.append(value)
+        return f"${len(self.args)}"
+
+    def sql(self, *fixed: str) -> str:
+        parts = [*fixed, *self.parts]
+        return " WHERE " + " AND ".join(parts) if parts else ""
+
+
+def _limit(reader: SlaReader, limit: int | None) -> int:
+    cap = reader.settings.page_size_cap
+    return cap if limit is None else min(limit, cap)
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+router = APIRouter(prefix="/v1/sla", tags=["sla"])
+
+EVENTS_OF = (
+    "SELECT version, name, payload, at, policy, tenant FROM sla_ticket_events "
+    "WHERE ticket_id = $1 ORDER BY version"
+)
+
+
+@router.get("/tickets/{ticket_id}", summary="A ticket's SLA clocks, live")
+async def ticket_clocks(
+    ticket_id: UUID, request: Request, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    reader = reader_of(request)
+    async with reader.db().acquire() as conn:
+        rows = [dict(r) for r in await conn.fetch(EVENTS_OF, ticket_id)]
+    sla = replay(reader.policies, rows)
+    if sla is None or not principal.may_see(rows[0]["tenant"]):
+        raise Problem(
+            404,
+            "ticket-not-found",
+            en=f"No SLA clocks for ticket {ticket_id}.",
+            es=f"No hay relojes de SLA para el ticket {ticket_id}.",
+        )
+    now = reader.clock.now()
+    zone = local_zone(sla.policy)
+    return {
+        "ticket_id": str(ticket_id),
+        "policy": sla.policy.id,
+        "tenant": rows[0]["tenant"],
+        "priority": sla.priority,
+        "ticket_type": sla.ticket_type,
+        "state": sla.state.value,
+        "time_zone": zone.key,
+        "now": instant(now, zone),
+        "ticket_version": rows[-1]["version"],
+        "clocks": [
+            clock_json(view, sla.clocks[view.metric].running_since is not None, zone)
+            for view in sla.view(now)
+        ],
+    }
+
+
+@router.get("/at-risk", summary="Running clocks whose deadline falls within a span from now")
+async def at_risk(
+    request: Request,
+    principal: CurrentPrincipal,
+    within: Annotated[str, Query(max_length=32, description="2h, 30m, 1h30m or seconds")] = "2h",
+    policy: Annotated[str | None, Query(max_length=100)] = None,
+    tenant: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    reader = reader_of(request)
+    span = parse_within(within)
+    size = _limit(reader, limit)
+    now = reader.clock.now()
+    where = Where(
+        ("deadline > {}", now),
+        ("deadline <= {}", now + span),
+        ("policy = {}", policy),
+        ("tenant = {}", principal.scope(tenant)),
+    )
+    query = (
+        f"SELECT * FROM sla_clocks{where.sql('running')} "
+        f"ORDER BY deadline, ticket_id, metric LIMIT {where.param(size + 1)}"
+    )
+    async with reader.db().acquire() as conn:
+        rows = await conn.fetch(query, *where.args)
+    items = [row_json(r, reader.zone(r["policy"]), now) for r in rows[:size]]
+    return {
+        "now": instant(now, ZoneInfo("UTC")),
+        "within_seconds": span.total_seconds(),
+        "limit": size,
+        "truncated": len(rows) > size,
+        "items": items,
+    }
+
+
+@router.get("/breaches", summary="Clocks breached, or met late, with their deadline in a period")
+async def breaches(
+    request: Request,
+    principal: CurrentPrincipal,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    policy: Annotated[str | None, Query(max_length=100)] = None,
+    tenant: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    reader = reader_of(request)
+    now = reader.clock.now()
+    start, end = period(since, until, now)
+    size = _limit(reader, limit)
+    where = Where(
+        ("deadline >= {}", start),
+        ("deadline < {}", end),
+        ("policy = {}", policy),
+        ("tenant = {}", principal.scope(tenant)),
+    )
+    # Stored rows are as of each ticket's last event: a clock still running past its deadline
+    # is breached now even if no event has rewritten its row since.
+    breached = (
+        f"(status = 'breached' OR (status = 'met' AND late) "
+        f"OR (running AND deadline <= {where.param(now)}))"
+    )
+    query = (
+        f"SELECT * FROM sla_clocks{where.sql(breached)} "
+        f"ORDER BY deadline, ticket_id, metric LIMIT {where.param(size + 1)}"
+    )
+    async with reader.db().acquire() as conn:
+        rows = await conn.fetch(query, *where.args)
+    return {
+        "since": instant(start, ZoneInfo("UTC")),
+        "until": instant(end, ZoneInfo("UTC")),
+        "limit": size,
+        "truncated": len(rows) > size,
+        "items": [row_json(r, reader.zone(r["policy"]), now) for r in rows[:size]],
+    }
+
+
+COMPLIANCE = """
+SELECT policy, priority, metric, count(*) AS met, count(*) FILTER (WHERE NOT late) AS on_time,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY used_seconds) AS median,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY used_seconds) AS p90
+FROM sla_clocks{where}
+GROUP BY policy, priority, metric
+"""
+
+
+@router.get("/compliance", summary="Per policy and priority: clocks met, on time, used time")
+async def compliance(
+    request: Request,
+    principal: CurrentPrincipal,
+    policy: Annotated[str | None, Query(max_length=100)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    tenant: Annotated[str | None, Query(max_length=100)] = None,
+) -> dict[str, Any]:
+    """Clocks met in ``[since, until)`` (by when they were met; all time by default)."""
+    reader = reader_of(request)
+    start, end = aware(since, "since"), aware(until, "until")
+    if start is not None and end is not None and start >= end:
+        period(start, end, reader.clock.now())  # raises the period's problem
+    where = Where(
+        ("met_at >= {}", start),
+        ("met_at < {}", end),
+        ("policy = {}", policy),
+        ("tenant = {}", principal.scope(tenant)),
+    )
+    metrics = where.param(list(COMPLIANCE_METRICS))
+    query = COMPLIANCE.format(where=where.sql("status = 'met'", f"metric = ANY({metrics})"))
+    async with reader.db().acquire() as conn:
+        rows = await conn.fetch(query, *where.args)
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        group = groups.setdefault(
+            (row["policy"], row["priority"]),
+            {"policy": row["policy"], "priority": row["priority"], "metrics": {}},
+        )
+        group["metrics"][row["metric"]] = {
+            "met": row["met"],
+            "met_on_time": row["on_time"],
+            "on_time_share": row["on_time"] / row["met"],
+            "median_used_seconds": row["median"],
+            "p90_used_seconds": row["p90"],
+        }
+    return {
+        "since": instant(start, ZoneInfo("UTC")),
+        "until": instant(end, ZoneInfo("UTC")),
+        "items": sorted(groups.values(), key=lambda g: _priority_order(reader, g)),
+    }
+
+
+def _priority_order(reader: SlaReader, group: Mapping[str, Any]) -> tuple[str, int, str]:
+    policy = reader.policies.get(group["policy"])
+    ids = [p.id for p in policy.priorities] if policy else []
+    rank = ids.index(group["priority"]) if group["priority"] in ids else len(ids)
+    return group["policy"], rank, group["priority"]
+
+
+# --- server-sent events -----------------------------------------------------------------------
+
+
+def sse(event: str, data: Mapping[str, Any], event_id: str | None = None) -> str:
+    """One Server-Sent Events message (``id``, ``event`` and a one-line JSON ``data``)."""
+    lines = [f"id: {event_id}"] if event_id else []
+    lines += [f"event: {event}", f"data: {json.dumps(data, ensure_ascii=False)}"]
+    return "\n".join(lines) + "\n\n"
+
+
+CHANGED = "SELECT * FROM sla_clocks{where} ORDER BY as_of, ticket_id, metric"
+
+
+async def clock_changes(
+    reader: SlaReader,
+    start: datetime,
+    *,
+    policy: str | None,
+    tenant: str | None,
+) -> AsyncIterator[str]:
+    """SSE messages for clock rows written after ``start`` (in event time), and for running
+    clocks whose deadline passes while the client listens.
+
+    Rows are polled by their ``as_of`` (the time of the ticket's last event). Each poll looks
+    back ``stream_overlap_seconds`` past the newest row seen, so a row written late with an
+    older event time is still sent; what was already sent (same ticket version and status) is
+    not sent again.
+    """
+    settings = reader.settings
+    overlap = timedelta(seconds=settings.stream_overlap_seconds)
+    cursor = start
+    sent: dict[tuple[UUID, str], tuple[int, str, datetime]] = {}
+
+    def query(*fixed: tuple[str, Any]) -> tuple[str, list[Any]]:
+        where = Where(*fixed, ("policy = {}", policy), ("tenant = {}", tenant))
+        return CHANGED.format(where=where.sql()), where.args
+
+    # What was already there when the client connected is not news.
+    sql, args = query(("as_of > {}", start - overlap), ("as_of <= {}", start))
+    async with reader.db().acquire() as conn:
+        for row in await conn.fetch(sql, *args):
+            sent[(row["ticket_id"], row["metric"])] = (
+                row["ticket_version"],
+                row["status"],
+                row["as_of"],
+            )
+    checked = reader.clock.now()
+    yield f"retry: 2000\n: since {start.isoformat()}\n\n"
+    quiet_since = time.monotonic()
+    while True:
+        now = reader.clock.now()
+        messages: list[str] = []
+        sql, args = query(("as_of > {}", cursor - overlap))
+        crossing_sql, crossing_args = query(
+            ("deadline > {}", checked), ("deadline <= {}", now), ("running = {}", True)
+        )
+        async with reader.db().acquire() as conn:
+            rows = await conn.fetch(sql, *args)
+            crossed = await conn.fetch(crossing_sql, *crossing_args) if now > checked else []
+        for row in rows:
+            key = (row["ticket_id"], row["metric"])
+            mark = (row["ticket_version"], row["status"])
+            if key in sent and sent[key][:2] == mark:
+                continue
+            sent[key] = (*mark, row["as_of"])
+            cursor = max(cursor, row["as_of"])
+            body = row_json(row, reader.zone(row["policy"]), now) | {"change": "written"}
+            messages.append(sse("clock", body, cursor.isoformat()))
+        for row in crossed:
+            body = row_json(row, reader.zone(row["policy"]), now) | {"change": "deadline_passed"}
+            messages.append(sse("clock", body, cursor.isoformat()))
+        checked = max(checked, now)
+        horizon = cursor - overlap
+        for key in [k for k, v in sent.items() if v[2] <= horizon]:
+            del sent[key]
+        for message in messages:
+            yield message
+        if messages:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= settings.stream_keepalive_seconds:
+            quiet_since = time.monotonic()
+            yield ": keepalive\n\n"
+        await asyncio.sleep(settings.stream_poll_seconds)
+
+
+@router.get(
+    "/stream",
+    summary="Server-Sent Events of SLA clock changes",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream(
+    request: Request,
+    principal: CurrentPrincipal,
+    since: datetime | None = None,
+    policy: Annotated[str | None, Query(max_length=100)] = None,
+    tenant: Annotated[str | None, Query(max_length=100)] = None,
+) -> StreamingResponse:
+    """``event: clock`` messages; resume with ``Last-Event-ID`` (or ``since``), else from now."""
+    reader = reader_of(request)
+    start = aware(since, "since") or reader.clock.now()
+    last_id = request.headers.get("last-event-id")
+    if last_id:
+        with contextlib.suppress(ValueError):  # not one of ours: from ``since`` or now
+            start = datetime.fromisoformat(last_id)
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+    scope = principal.scope(tenant)
+    reader.db()  # no pool: a 503 problem now, not a broken stream
+    return StreamingResponse(
+        clock_changes(reader, start, policy=policy, tenant=scope),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def health_routes(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["health"], summary="Alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Database reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        reader = reader_of(request)
+        try:
+            pool = reader.db()
+            timeout = reader.settings.postgres_connect_timeout
+            async with asyncio.timeout(timeout + 1):
+                async with pool.acquire(timeout=timeout) as conn:
+                    await conn.fetchval("SELECT 1")
+        except (*DATABASE_ERRORS, ConnectionError) as exc:
+            return JSONResponse(
+                {"status": "unavailable", "database": type(exc).__name__}, status_code=503
+            )
+        return JSONResponse({"status": "ok", "database": "ok"})

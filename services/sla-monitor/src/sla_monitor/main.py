@@ -1,0 +1,163 @@
+"""Builds sla-monitor in one place: settings, policies, database pool, consumer, timers, routes.
+
+``create_app()`` is the app factory (tests pass their own settings, clock and, if they like,
+pool); ``main()`` serves it with uvicorn (the ``sla-monitor`` command). With ``nats_url`` set,
+the app also runs the projection (a durable consumer of the TICKETS stream) and the SLA timer
+loop as background tasks for as long as it serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+import nats
+from fastapi import FastAPI
+from nats.aio.client import Client as NatsClient
+
+from contracts.clock import Clock, SystemClock
+from contracts.events import SLA_STREAM, TICKETS_STREAM
+from contracts.messaging.consumer import ConsumerSettings, DurableConsumer, PostgresInbox
+from contracts.messaging.streams import StreamSettings, ensure_stream
+from contracts.policy import load_policies
+from sla_monitor.api import SlaReader, health_routes, install_problems, router
+from sla_monitor.projection import SlaProjection
+from sla_monitor.settings import Settings
+from sla_monitor.timers import FIRED_SCHEMA, TimerLoop
+
+log = logging.getLogger("sla_monitor")
+
+DESCRIPTION = """
+Read API of the SLA monitor for dashboards: each ticket's SLA clocks (live), tickets at risk,
+breaches, compliance per policy and priority, and a Server-Sent Events stream of clock changes.
+Errors are RFC 9457 problem documents. Authenticate with `Authorization: Bearer <key>`.
+"""
+
+
+class Background:
+    """The projection consumer and the timer loop, when a NATS server is configured."""
+
+    def __init__(self, settings: Settings, projection: SlaProjection, clock: Clock) -> None:
+        self.settings = settings
+        self.projection = projection
+        self.clock = clock
+        self.nc: NatsClient | None = None
+        self.consumer: DurableConsumer | None = None
+        self.timers: TimerLoop | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self, pool: asyncpg.Pool) -> None:
+        assert self.settings.nats_url
+        self.nc = await nats.connect(self.settings.nats_url)
+        js = self.nc.jetstream()
+        for stream in (TICKETS_STREAM, SLA_STREAM):
+            await ensure_stream(js, stream, StreamSettings())
+        inbox = PostgresInbox(pool, "sla-monitor")
+        await inbox.setup()
+        self.consumer = DurableConsumer(
+            self.nc,
+            ConsumerSettings(
+                stream=TICKETS_STREAM, durable="sla-monitor", filter_subject="tickets.>"
+            ),
+            inbox,
+            self.projection.handle,
+        )
+        self.timers = TimerLoop(pool, js, self.clock)
+        await self.timers.setup()
+        self.tasks = [
+            asyncio.create_task(self.consumer.run(), name="sla-projection"),
+            asyncio.create_task(
+                self.timers.run(self.settings.timer_poll_seconds), name="sla-timers"
+            ),
+        ]
+
+    async def stop(self) -> None:
+        if self.consumer:
+            self.consumer.stop()
+        if self.timers:
+            self.timers.stop()
+        for task in self.tasks:
+            try:
+                await asyncio.wait_for(task, timeout=30)
+            except Exception:
+                log.exception("background task %s ended with an error", task.get_name())
+        if self.nc:
+            with contextlib.suppress(Exception):
+                await self.nc.close()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    pool: asyncpg.Pool | None = None,
+) -> FastAPI:
+    """The sla-monitor application, wired from settings (an injectable clock and pool).
+
+    A pool passed in is the caller's (it must belong to the event loop the app runs on) and is
+    not closed here; otherwise the app opens one from the ``POSTGRES_*`` settings.
+    """
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    policies = load_policies(settings.policies_dir)
+    reader = SlaReader(settings, policies, clock)
+    projection = SlaProjection(policies)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        owned = pool is None
+        reader.pool = pool or await asyncpg.create_pool(**settings.pool_kwargs())
+        try:
+            async with reader.pool.acquire() as conn:
+                await projection.setup(conn)
+                await conn.execute(FIRED_SCHEMA)
+        except Exception as exc:  # serve anyway: /readyz says what is wrong
+            log.warning("could not prepare the SLA tables: %s", exc)
+        background = Background(settings, projection, clock) if settings.nats_url else None
+        if background:
+            await background.start(reader.pool)
+        try:
+            yield
+        finally:
+            if background:
+                await background.stop()
+            if owned:
+                await reader.pool.close()
+            reader.pool = None
+
+    app = FastAPI(
+        title="Support desk — sla-monitor",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.reader = reader
+    app.state.projection = projection
+    install_problems(app)
+    app.include_router(router)
+    health_routes(app)
+    return app
+
+
+def main() -> None:
+    """Serve sla-monitor (the ``sla-monitor`` command)."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    app = create_app(settings)
+    print(
+        f"sla-monitor: http://{settings.host}:{settings.port}/docs  (policies: "
+        f"{', '.join(app.state.reader.policies)}; nats: {settings.nats_url or 'off'})",
+        flush=True,
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()
