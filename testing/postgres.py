@@ -235,7 +235,7 @@ def _start_watchdog(
     """
     stop = [str(binaries.pg_ctl), "stop", f"--pgdata={data}", "--mode=immediate", "--wait"]
     if owner is not None:
-        stop = ["runuser", "-u", owner.pw_name, "--", *stop]
+        stop = [_runuser() or "runuser", "-u", owner.pw_name, "--", *stop]
     script = 'cat >/dev/null; "$@" >/dev/null 2>&1; rm -rf -- "$0"'
     return subprocess.Popen(
         ["sh", "-c", script, str(base), *stop],
@@ -290,7 +290,7 @@ def _server_owner() -> pwd.struct_passwd | None:
             "running as root, but there is no `postgres` user to run the server as "
             "(PostgreSQL refuses to run as root); install the postgresql package or create it"
         ) from None
-    if shutil.which("runuser") is None:
+    if _runuser() is None:
         raise PostgresUnavailableError("running as root, but `runuser` is missing (util-linux)")
     return owner
 
@@ -379,13 +379,19 @@ def _run(
     """
     command = [str(program), *arguments]
     if owner is not None:
-        command = ["runuser", "-u", owner.pw_name, "--", *command]
+        command = [_runuser() or "runuser", "-u", owner.pw_name, "--", *command]
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise PostgresUnavailableError(
             f"{what} failed (exit {result.returncode}): {shlex.join(command)}\n"
             f"{result.stdout}{result.stderr}".rstrip()
         )
+
+
+def _runuser() -> str | None:
+    """``runuser`` lives in sbin, which a minimal PATH (some CI shells) leaves out."""
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    return shutil.which("runuser", path=search)
 
 
 def _free_port() -> int:
