@@ -5,7 +5,7 @@ UV := $(shell scripts/ensure-uv)
 RUN := $(UV) run --locked
 POLICIES ?= policies
 
-.PHONY: help sync run tail test lint format contracts policy-check bench-calendar bench-api clean
+.PHONY: help sync run tail test lint format contracts policy-check bench-calendar bench-api bench-relay clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -43,6 +43,9 @@ bench-calendar: sync  ## deadlines per second vs a minute-stepping baseline
 
 bench-api: sync  ## REST commands/s and latency on PostgreSQL vs echo and plain-save baselines
 	@$(RUN) python bench/api.py
+
+bench-relay: sync  ## outbox relay catch-up events/s vs raw publish_async; commit -> consumer latency
+	@$(RUN) python bench/relay.py
 
 clean:  ## remove caches and the virtualenvs
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis
