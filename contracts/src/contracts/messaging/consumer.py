@@ -149,6 +149,7 @@ class DurableConsumer:
         self.inbox = inbox
         self.handler = handler
         self._stopping = asyncio.Event()
+        self._progress = asyncio.Condition()
         self.handled = 0
         self.duplicates = 0
         self.dead_letters = 0
@@ -237,10 +238,17 @@ class DurableConsumer:
                 await message.nak(delay=delay)
                 return
         await message.ack()
-        if done:
-            self.handled += 1
-        else:
-            self.duplicates += 1
+        async with self._progress:
+            if done:
+                self.handled += 1
+            else:
+                self.duplicates += 1
+            self._progress.notify_all()
+
+    async def wait_handled(self, count: int) -> None:
+        """Wait until ``count`` events were handled and acked (tests, operations)."""
+        async with self._progress:
+            await self._progress.wait_for(lambda: self.handled >= count)
 
     async def _poison(
         self, message: Msg, event_id: str | None, reason: str, deliveries: int

@@ -118,6 +118,7 @@ def create_app(
         except Exception as exc:  # serve anyway: /readyz says what is wrong
             log.warning("could not prepare the SLA tables: %s", exc)
         background = Background(settings, projection, clock) if settings.nats_url else None
+        app.state.background = background
         if background:
             await background.start(reader.pool)
         try:
