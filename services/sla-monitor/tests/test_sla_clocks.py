@@ -209,3 +209,63 @@ def test_itac_important_tickets_follow_the_contracted_modality() -> None:
     office = sla("itac", "importante", "incidente", friday, modality="8x5")
     assert clock(always, FIRST, friday)["deadline"] == datetime(2026, 11, 27, 20, tzinfo=BOGOTA)
     assert clock(office, FIRST, friday)["deadline"] == datetime(2026, 11, 30, 10, tzinfo=BOGOTA)
+
+
+def test_proditma_escalates_to_level_2_at_half_the_resolution_time_then_4_hours_later() -> None:
+    friday = datetime(2026, 11, 27, 16, tzinfo=MEXICO)  # desk 09:00-18:00
+    ticket = sla("proditma", "alta", "incidente", friday)
+    (first,) = ticket.actions()
+    assert (first.kind, first.level) == ("escalate", 2)
+    assert first.due == datetime(2026, 11, 30, 11, tzinfo=MEXICO)  # 4 of 8 business hours
+    etr = datetime(2026, 11, 30, 18, tzinfo=MEXICO)
+    ticket.apply(
+        te.Escalated(actor=AGENT, from_level=1, to_level=2, reason="x", etr=etr), first.due
+    )
+    (second,) = ticket.actions()
+    assert (second.level, second.due) == (3, datetime(2026, 11, 30, 15, tzinfo=MEXICO))
+    ticket.apply(
+        te.Escalated(actor=AGENT, from_level=2, to_level=3, reason="x", etr=etr), second.due
+    )
+    assert ticket.actions() == []  # the top level
+
+
+def test_bitam_abandonment_resolves_after_7_calendar_days_then_closes_15_business_days_later() -> (
+    None
+):
+    monday = datetime(2026, 11, 23, 10, tzinfo=MEXICO)
+    ticket = sla("bitam", "media", "soporte", monday)
+    asked = datetime(2026, 11, 27, 17, tzinfo=MEXICO)
+    ticket.apply(te.AwaitingCustomer(actor=AGENT, request="¿Sigue el error?"), asked)
+    (resolve,) = ticket.actions()
+    assert (resolve.kind, resolve.due) == (
+        "resolve_abandoned",
+        datetime(2026, 12, 4, 17, tzinfo=MEXICO),
+    )
+    ticket.apply(
+        te.Resolved(actor=AGENT, resolution="abandoned", summary="Sin respuesta"), resolve.due
+    )
+    (close,) = ticket.actions()
+    assert (close.kind, close.due) == ("close_abandoned", datetime(2026, 12, 28, 17, tzinfo=MEXICO))
+
+
+def test_btw_closes_on_the_fourth_unanswered_contact_attempt() -> None:
+    monday = datetime(2026, 11, 23, 9, tzinfo=BOGOTA)
+    ticket = sla("btw", "p2", "soporte", monday)
+    ticket.apply(te.AwaitingCustomer(actor=AGENT, request="Envíe el XML"), monday)
+    for attempt in (1, 2, 3):
+        ticket.apply(te.ContactAttempted(actor=AGENT, attempt=attempt, channel="phone"), monday)
+        assert ticket.actions() == []
+    fourth = monday + timedelta(days=3)
+    ticket.apply(te.ContactAttempted(actor=AGENT, attempt=4, channel="email"), fourth)
+    assert [(a.kind, a.due) for a in ticket.actions()] == [("close_abandoned", fourth)]
+
+
+def test_a_resolved_ticket_closes_as_expired_without_confirmation_after_the_term() -> None:
+    monday = datetime(2026, 11, 23, 9, tzinfo=MEXICO)
+    ticket = sla("bitam", "media", "soporte", monday)
+    ticket.apply(te.Resolved(actor=AGENT, resolution="solution", summary="Listo"), monday)
+    (close,) = ticket.actions()
+    assert close.kind == "close_expired"
+    assert POLICIES["bitam"].calendar("oficina-mexico").between(monday, close.due) == timedelta(
+        hours=15 * 9.5
+    )

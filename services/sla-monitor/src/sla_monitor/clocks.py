@@ -198,6 +198,24 @@ class Timer:
     threshold: float = 1.0
 
 
+class ActionKind(StrEnum):
+    """Changes to the ticket itself, which sla-monitor asks ticket-api to make."""
+
+    ESCALATE = "escalate"
+    RESOLVE_ABANDONED = "resolve_abandoned"
+    CLOSE_ABANDONED = "close_abandoned"
+    CLOSE_EXPIRED = "close_expired"
+
+
+@dataclass(frozen=True)
+class Action:
+    """A command due at ``due`` (``level`` for escalations)."""
+
+    kind: ActionKind
+    due: datetime
+    level: int = 0
+
+
 class TicketSla:
     """The SLA clocks of one ticket, driven by its events."""
 
@@ -215,6 +233,13 @@ class TicketSla:
         self.ticket_type = ticket_type
         self.modality = modality
         self.state = TicketState.OPEN
+        self.level = 1
+        self.level_since: datetime | None = None
+        self.awaiting_since: datetime | None = None
+        self.resolved_at: datetime | None = None
+        self.resolution: str | None = None
+        self.unanswered_attempts = 0
+        self.last_attempt_at: datetime | None = None
         self.clocks = {metric: SlaClock(metric, *self._target(metric)) for metric in METRICS}
         if policy.lifecycle.clock_starts is ClockStart.REGISTRATION:
             self._start_all(opened_at)
@@ -241,6 +266,8 @@ class TicketSla:
     def _start_all(self, at: datetime) -> None:
         for clock in self.clocks.values():
             clock.start(at)
+        if self.level_since is None:
+            self.level_since = at  # level 1's time runs from when the clocks start
 
     # -- the ticket's events ---------------------------------------------------------------
 
@@ -253,16 +280,23 @@ class TicketSla:
         elif isinstance(event, te.AgentReplied):
             if event.public:
                 self.clocks[Metric.FIRST_RESPONSE].meet(at)
+        elif isinstance(event, te.Escalated):
+            self.level, self.level_since = event.to_level, at
+        elif isinstance(event, te.ContactAttempted):
+            self.unanswered_attempts, self.last_attempt_at = event.attempt, at
         elif isinstance(event, te.AwaitingCustomer):
             self.state = TicketState.AWAITING_CUSTOMER
+            self.awaiting_since, self.unanswered_attempts = at, 0
             if TicketState.AWAITING_CUSTOMER in pausing:
                 self._pause_open_clocks(at)
         elif isinstance(event, te.CustomerReplied):
+            self.unanswered_attempts = 0
             if self.state is TicketState.AWAITING_CUSTOMER:
                 self.state = TicketState.IN_PROGRESS
                 self._resume_open_clocks(at)
         elif isinstance(event, te.Resolved):
             self.state = TicketState.RESOLVED
+            self.resolved_at, self.resolution = at, event.resolution.value
             # a solution or workaround reached the customer: that is also a response (000)
             self.clocks[Metric.FIRST_RESPONSE].meet(at)
             self.clocks[Metric.RESOLUTION].meet(at)
@@ -270,6 +304,7 @@ class TicketSla:
                 self._pause_open_clocks(at)
         elif isinstance(event, te.Reopened):
             self.state = TicketState.IN_PROGRESS
+            self.resolved_at = self.resolution = None
             resolution = self.clocks[Metric.RESOLUTION]
             if self.policy.lifecycle.on_reopen == "restart":
                 resolution.restart(at)
@@ -339,3 +374,39 @@ class TicketSla:
             if when is not None:
                 due.append(Timer(metric, "breach", when))
         return sorted(due, key=lambda t: t.due)
+
+    def actions(self) -> list[Action]:
+        """The ticket changes the policy asks for next, given the ticket as it is now."""
+        policy, life, quit_ = self.policy, self.policy.lifecycle, self.policy.abandonment
+        found: list[Action] = []
+        if self.state is TicketState.RESOLVED and self.resolved_at is not None:
+            if self.resolution == "abandoned" and quit_.grace_after_resolution is not None:
+                due = policy.due(quit_.grace_after_resolution, self.resolved_at, self.modality)
+                found.append(Action(ActionKind.CLOSE_ABANDONED, due))
+            elif life.auto_close_after is not None:
+                due = policy.due(life.auto_close_after, self.resolved_at, self.modality)
+                found.append(Action(ActionKind.CLOSE_EXPIRED, due))
+        elif self.state is TicketState.AWAITING_CUSTOMER:
+            limit = quit_.max_unanswered_contact_attempts
+            if limit is not None and self.unanswered_attempts >= limit and self.last_attempt_at:
+                found.append(Action(ActionKind.CLOSE_ABANDONED, self.last_attempt_at))
+            if quit_.inactivity is not None and self.awaiting_since is not None:
+                due = policy.due(quit_.inactivity, self.awaiting_since, self.modality)
+                found.append(Action(ActionKind.RESOLVE_ABANDONED, due))
+        elif self.state is not TicketState.CLOSED and self.level_since is not None:
+            delay = policy.escalation_delay(
+                self.level + 1,
+                priority=self.priority,
+                ticket_type=self.ticket_type,
+                modality=self.modality,
+            )
+            if delay is not None:
+                length, calendar = delay
+                found.append(
+                    Action(
+                        ActionKind.ESCALATE,
+                        calendar.add(self.level_since, length),
+                        level=self.level + 1,
+                    )
+                )
+        return found
