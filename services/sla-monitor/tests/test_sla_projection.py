@@ -126,7 +126,10 @@ async def project(url: str, env: dict[str, str], expected: int) -> list[dict[str
     query = "SELECT * FROM sla_clocks ORDER BY metric"
     async with pool.acquire() as conn:
         rows = [dict(r) for r in await conn.fetch(query)]
-        assert await conn.fetch("SELECT * FROM sla_timers") == []  # all paused: none armed
+        # every clock is paused, so no clock timer is armed; the abandonment countdown is
+        timers = await conn.fetch("SELECT metric, kind, due FROM sla_timers")
+        assert [(t["metric"], t["kind"]) for t in timers] == [("ticket", "resolve_abandoned")]
+        assert timers[0]["due"] == datetime(2026, 12, 7, 9, tzinfo=MEXICO)  # 7 calendar days
         # rebuilding from the stored events gives exactly the same projection
         async with conn.transaction():
             assert await projection.rebuild(conn) == 1

@@ -137,7 +137,9 @@ class SlaProjection:
         await conn.execute("DELETE FROM sla_timers WHERE ticket_id = $1", ticket_id)
         await conn.executemany(
             "INSERT INTO sla_timers VALUES ($1, $2, $3, $4, $5)",
-            [(ticket_id, t.metric.value, t.kind, t.threshold, t.due) for t in sla.timers()],
+            [(ticket_id, t.metric.value, t.kind, t.threshold, t.due) for t in sla.timers()]
+            # changes to the ticket ride the same timer table (metric "ticket", level as threshold)
+            + [(ticket_id, "ticket", a.kind.value, float(a.level), a.due) for a in sla.actions()],
         )
 
 

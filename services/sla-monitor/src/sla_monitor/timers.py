@@ -23,6 +23,7 @@ from contracts.clock import Clock
 from contracts.events import Actor, ActorKind, EventPayload, envelope, subject, to_wire
 from contracts.events.sla import Breached, WarningRaised
 from contracts.vocabulary import Metric
+from sla_monitor.commands import TicketCommands, command_for
 
 log = logging.getLogger(__name__)
 SOURCE = "/sla-monitor"
@@ -39,8 +40,9 @@ CREATE TABLE IF NOT EXISTS sla_fired (
 DUE = """
 SELECT t.ticket_id, t.metric, t.kind, t.threshold, t.due, c.policy, c.tenant, c.priority,
        c.deadline, c.target_seconds, c.used_seconds, c.ticket_version
-FROM sla_timers t JOIN sla_clocks c USING (ticket_id, metric)
-WHERE t.due <= $1 AND NOT EXISTS (
+FROM sla_timers t JOIN sla_clocks c ON c.ticket_id = t.ticket_id
+    AND c.metric = CASE WHEN t.metric = 'ticket' THEN 'resolution' ELSE t.metric END
+WHERE t.due <= $1 AND (t.metric <> 'ticket' OR $3) AND NOT EXISTS (
     SELECT 1 FROM sla_fired f
     WHERE (f.ticket_id, f.metric, f.kind, f.threshold, f.due)
         = (t.ticket_id, t.metric, t.kind, t.threshold, t.due))
@@ -50,12 +52,20 @@ FOR UPDATE OF t SKIP LOCKED
 
 
 class TimerLoop:
-    """Fires due SLA timers as SLA events, exactly once."""
+    """Fires due SLA timers exactly once: SLA events to the stream, ticket changes to
+    ticket-api."""
 
     def __init__(
-        self, pool: asyncpg.Pool, js: JetStreamContext, clock: Clock, batch: int = 500
+        self,
+        pool: asyncpg.Pool,
+        js: JetStreamContext,
+        clock: Clock,
+        batch: int = 500,
+        commands: TicketCommands | None = None,
     ) -> None:
         self.pool = pool
+        self.commands = commands
+        """Where ticket changes go (escalate, resolve, close); None: those timers wait."""
         self.js = js
         self.clock = clock
         self.batch = batch
@@ -70,9 +80,12 @@ class TimerLoop:
         """Fire every timer due by now; returns how many fired."""
         now = self.clock.now()
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(DUE, now, self.batch)
+            rows = await conn.fetch(DUE, now, self.batch, self.commands is not None)
             for row in rows:
-                event_id = await self._publish(row)
+                if row["metric"] == "ticket":
+                    event_id = await self._command(row, now)
+                else:
+                    event_id = await self._publish(row)
                 await conn.execute(
                     "INSERT INTO sla_fired VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     row["ticket_id"],
@@ -85,6 +98,16 @@ class TimerLoop:
                 )
         self.fired += len(rows)
         return len(rows)
+
+    async def _command(self, row: Any, now: datetime) -> str:
+        """Ask ticket-api for the change; the timer's identity is the idempotency key."""
+        assert self.commands is not None
+        key = f"{row['ticket_id']}:{row['kind']}:{row['threshold']}:{row['due'].isoformat()}"
+        command, body = command_for(row, now)
+        status = await self.commands.send(row["ticket_id"], command, body, key)
+        if status >= 400:
+            log.info("ticket %s moved on; %s not needed (%s)", row["ticket_id"], command, status)
+        return key
 
     async def _publish(self, row: Any) -> str:
         metric = Metric(row["metric"])

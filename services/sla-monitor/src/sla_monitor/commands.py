@@ -1,0 +1,68 @@
+"""Changes to the ticket itself are asked of ticket-api, so the ticket's history stays the truth.
+
+sla-monitor acts as the service principal, with the timer's id as ``Idempotency-Key``: a
+command sent twice (a crash between sending and recording) happens once. A 4xx means the ticket
+moved on (the customer answered, an agent escalated first): the timer is done. A 5xx or no
+answer is transient: the timer fires again on the next round.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from uuid import UUID
+
+import httpx2
+
+from contracts.messaging.consumer import TransientError
+from sla_monitor.clocks import ActionKind
+
+
+class TicketCommands(Protocol):
+    async def send(self, ticket_id: UUID, command: str, body: dict[str, Any], key: str) -> int:
+        """Send one command; returns the HTTP status (raises ``TransientError`` on 5xx)."""
+        ...
+
+
+class TicketApiCommands:
+    """ticket-api's REST API, called with the service key."""
+
+    def __init__(self, client: httpx2.AsyncClient, api_key: str) -> None:
+        self.client = client
+        self.api_key = api_key
+
+    async def send(self, ticket_id: UUID, command: str, body: dict[str, Any], key: str) -> int:
+        try:
+            response = await self.client.post(
+                f"/v1/tickets/{ticket_id}/{command}",
+                json=body,
+                headers={"Authorization": f"Bearer {self.api_key}", "Idempotency-Key": key},
+            )
+        except httpx2.HTTPError as exc:
+            raise TransientError(f"ticket-api unreachable: {exc}") from exc
+        if response.status_code >= 500:
+            raise TransientError(f"ticket-api answered {response.status_code}")
+        return response.status_code
+
+
+def command_for(row: Any, now: datetime) -> tuple[str, dict[str, Any]]:
+    """The REST command (path and body) for an armed action timer."""
+    kind = ActionKind(row["kind"])
+    if kind is ActionKind.ESCALATE:
+        level = int(row["threshold"])
+        deadline: datetime | None = row["deadline"]
+        target = timedelta(seconds=row["target_seconds"] or 4 * 3600)
+        etr = deadline if deadline is not None and deadline > now else now + target
+        reason = (
+            f"Sin resolución dentro del tiempo del nivel {level - 1} / "
+            f"unresolved within level {level - 1}'s time"
+        )
+        return "escalate", {"to_level": level, "reason": reason, "etr": etr.isoformat()}
+    if kind is ActionKind.RESOLVE_ABANDONED:
+        return "resolve", {
+            "resolution": "abandoned",
+            "summary": "El cliente no respondió en el plazo de la política / "
+            "no customer answer within the policy's period",
+        }
+    closure = "abandoned" if kind is ActionKind.CLOSE_ABANDONED else "expired"
+    return "close", {"closure": closure, "note": "sla-monitor"}
