@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
+import httpx2
 import nats
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
@@ -25,6 +26,7 @@ from contracts.messaging.consumer import ConsumerSettings, DurableConsumer, Post
 from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
 from sla_monitor.api import SlaReader, health_routes, install_problems, router
+from sla_monitor.commands import TicketApiCommands, TicketCommands
 from sla_monitor.projection import SlaProjection
 from sla_monitor.settings import Settings
 from sla_monitor.timers import FIRED_SCHEMA, TimerLoop
@@ -41,8 +43,15 @@ Errors are RFC 9457 problem documents. Authenticate with `Authorization: Bearer 
 class Background:
     """The projection consumer and the timer loop, when a NATS server is configured."""
 
-    def __init__(self, settings: Settings, projection: SlaProjection, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        projection: SlaProjection,
+        clock: Clock,
+        commands: TicketCommands | None = None,
+    ) -> None:
         self.settings = settings
+        self.commands = commands
         self.projection = projection
         self.clock = clock
         self.nc: NatsClient | None = None
@@ -66,7 +75,11 @@ class Background:
             inbox,
             self.projection.handle,
         )
-        self.timers = TimerLoop(pool, js, self.clock)
+        commands = self.commands
+        if commands is None and self.settings.ticket_api_url:
+            client = httpx2.AsyncClient(base_url=self.settings.ticket_api_url, timeout=10)
+            commands = TicketApiCommands(client, self.settings.ticket_api_key)
+        self.timers = TimerLoop(pool, js, self.clock, commands=commands)
         await self.timers.setup()
         self.tasks = [
             asyncio.create_task(self.consumer.run(), name="sla-projection"),
@@ -95,6 +108,7 @@ def create_app(
     *,
     clock: Clock | None = None,
     pool: asyncpg.Pool | None = None,
+    commands: TicketCommands | None = None,
 ) -> FastAPI:
     """The sla-monitor application, wired from settings (an injectable clock and pool).
 
@@ -117,7 +131,9 @@ def create_app(
                 await conn.execute(FIRED_SCHEMA)
         except Exception as exc:  # serve anyway: /readyz says what is wrong
             log.warning("could not prepare the SLA tables: %s", exc)
-        background = Background(settings, projection, clock) if settings.nats_url else None
+        background = (
+            Background(settings, projection, clock, commands) if settings.nats_url else None
+        )
         app.state.background = background
         if background:
             await background.start(reader.pool)

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     """NATS with JetStream: when set, the projection consumer and the timer loop run in-process;
     unset, the service only serves what is already in the database."""
     timer_poll_seconds: float = 0.5
+    ticket_api_url: str | None = None
+    """Where escalations, abandonment and expiry are sent (e.g. ``http://127.0.0.1:8000``);
+    unset, those timers wait and only SLA events are published."""
+    ticket_api_key: str = "dev-service"
+    """sla-monitor's service key at ticket-api."""
     stream_poll_seconds: float = 1.0
     """How often ``/v1/sla/stream`` looks for changed clocks."""
     stream_keepalive_seconds: float = 15.0
