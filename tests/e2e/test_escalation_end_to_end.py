@@ -9,11 +9,15 @@ given number of events.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx2
+import pytest
 from fastapi.testclient import TestClient
 from nats_server import NatsServer
 
@@ -31,10 +35,28 @@ CUSTOMER = {"Authorization": "Bearer dev-customer"}
 AGENT = {"Authorization": "Bearer dev-agent"}
 
 
-def test_an_unresolved_proditma_ticket_climbs_to_level_3_with_an_etr_each_time(
+@dataclass
+class System:
+    clock: ManualClock
+    ticket_api: TestClient
+    sla_monitor: TestClient
+
+    def projected(self, events: int) -> None:
+        """Wait until sla-monitor has handled ``events`` ticket events."""
+        consumer = self.sla_monitor.app.state.background.consumer  # type: ignore[attr-defined]
+        self.sla_monitor.portal.call(  # type: ignore[union-attr]
+            asyncio.wait_for, consumer.wait_handled(events), 30
+        )
+
+    def history(self, ticket: str) -> list[dict[str, Any]]:
+        return self.ticket_api.get(f"/v1/tickets/{ticket}/events", headers=AGENT).json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def system(
     nats_server: NatsServer, postgres_env: dict[str, str], tmp_path: Path
-) -> None:
-    clock = ManualClock(datetime(2026, 11, 23, 9, tzinfo=MEXICO))  # Monday, desk 09:00-18:00
+) -> Iterator[System]:
+    clock = ManualClock(datetime(2026, 11, 23, 9, tzinfo=MEXICO))  # a Monday
     tickets = ticket_api_app(
         TicketSettings(
             data_dir=tmp_path,
@@ -65,48 +87,127 @@ def test_an_unresolved_proditma_ticket_climbs_to_level_3_with_an_etr_each_time(
         commands=commands,
     )
     with TestClient(tickets) as ticket_api, TestClient(sla) as sla_monitor:
-        consumer = sla_monitor.app.state.background.consumer  # type: ignore[attr-defined]
+        yield System(clock, ticket_api, sla_monitor)
 
-        def projected(events: int) -> None:
-            sla_monitor.portal.call(  # type: ignore[union-attr]
-                asyncio.wait_for, consumer.wait_handled(events), 30
-            )
 
-        opened = ticket_api.post(
-            "/v1/tickets",
-            headers=CUSTOMER,
-            json={
-                "policy": "proditma",
-                "title": "El portal no carga",
-                "description": "Error 500",
-                "ticket_type": "incidente",
-                "priority": "alta",
-            },
+def test_an_unresolved_proditma_ticket_climbs_to_level_3_with_an_etr_each_time(
+    system: System,
+) -> None:
+    clock, ticket_api, sla_monitor = system.clock, system.ticket_api, system.sla_monitor
+    opened = ticket_api.post(
+        "/v1/tickets",
+        headers=CUSTOMER,
+        json={
+            "policy": "proditma",
+            "title": "El portal no carga",
+            "description": "Error 500",
+            "ticket_type": "incidente",
+            "priority": "alta",
+        },
+    )
+    assert opened.status_code == 201
+    ticket = opened.json()["id"]
+    system.projected(1)
+
+    # Half of the 8-business-hour resolution target: level 2, with an ETR.
+    clock.set(datetime(2026, 11, 23, 13, 0, 1, tzinfo=MEXICO))
+    system.projected(2)
+    # Four more business hours at level 2: level 3.
+    clock.set(datetime(2026, 11, 23, 17, 0, 2, tzinfo=MEXICO))
+    system.projected(3)
+
+    escalations = [e for e in system.history(ticket) if e["type"] == "ticket.escalated"]
+    assert [(e["data"]["from_level"], e["data"]["to_level"]) for e in escalations] == [
+        (1, 2),
+        (2, 3),
+    ]
+    assert all(e["actor"]["id"] == "sla-monitor" for e in escalations)
+    assert all(e["data"]["etr"] for e in escalations)
+    assert ticket_api.get(f"/v1/tickets/{ticket}", headers=AGENT).json()["level"] == 3
+
+    # The dashboards see the resolution promise broken at 17:00, eight business hours in.
+    clock.advance(timedelta(days=1))
+    clocks = sla_monitor.get(f"/v1/sla/tickets/{ticket}", headers=AGENT).json()["clocks"]
+    resolution = next(c for c in clocks if c["metric"] == "resolution")
+    assert resolution["status"] == "breached"
+    assert resolution["deadline"]["local"].startswith("2026-11-23T17:00")
+
+
+def test_a_silent_bitam_customer_gets_the_ticket_resolved_as_abandoned_then_closed(
+    system: System,
+) -> None:
+    clock, ticket_api = system.clock, system.ticket_api
+    ticket = ticket_api.post(
+        "/v1/tickets",
+        headers=CUSTOMER,
+        json={
+            "policy": "bitam",
+            "title": "Reporte vacío",
+            "description": "El reporte sale vacío",
+            "ticket_type": "soporte",
+            "priority": "media",
+            "product": "ebavel",
+            "product_version": "6.6",
+        },
+    ).json()["id"]
+    for command, body in (
+        ("assign", {"agent_id": "agent-lucia", "agent_name": "Lucía"}),
+        ("start", {}),
+        ("await-customer", {"request": "¿Qué filtro usa?"}),
+    ):
+        assert (
+            ticket_api.post(f"/v1/tickets/{ticket}/{command}", json=body, headers=AGENT).status_code
+            == 200
         )
-        assert opened.status_code == 201
-        ticket = opened.json()["id"]
-        projected(1)
+    system.projected(4)
 
-        # Half of the 8-business-hour resolution target: level 2, with an ETR.
-        clock.set(datetime(2026, 11, 23, 13, 0, 1, tzinfo=MEXICO))
-        projected(2)
-        # Four more business hours at level 2: level 3.
-        clock.set(datetime(2026, 11, 23, 17, 0, 2, tzinfo=MEXICO))
-        projected(3)
+    clock.set(datetime(2026, 11, 30, 9, 0, 1, tzinfo=MEXICO))  # 7 calendar days of silence
+    system.projected(5)  # Resolved (abandoned)
+    clock.set(datetime(2026, 12, 22, 9, 0, 1, tzinfo=MEXICO))  # 15 business days later
+    system.projected(6)  # Closed (abandoned)
 
-        history = ticket_api.get(f"/v1/tickets/{ticket}/events", headers=AGENT).json()
-        escalations = [e for e in history if e["type"] == "ticket.escalated"]
-        assert [(e["data"]["from_level"], e["data"]["to_level"]) for e in escalations] == [
-            (1, 2),
-            (2, 3),
-        ]
-        assert all(e["actor"]["id"] == "sla-monitor" for e in escalations)
-        assert all(e["data"]["etr"] for e in escalations)
-        assert ticket_api.get(f"/v1/tickets/{ticket}", headers=AGENT).json()["level"] == 3
+    tail = system.history(ticket)[-2:]
+    assert [(e["type"], e["actor"]["id"]) for e in tail] == [
+        ("ticket.resolved", "sla-monitor"),
+        ("ticket.closed", "sla-monitor"),
+    ]
+    assert tail[0]["data"]["resolution"] == "abandoned"
+    assert tail[1]["data"]["closure"] == "abandoned"
 
-        # The dashboards see the resolution promise broken at 17:00, eight business hours in.
-        clock.advance(timedelta(days=1))
-        clocks = sla_monitor.get(f"/v1/sla/tickets/{ticket}", headers=AGENT).json()["clocks"]
-        resolution = next(c for c in clocks if c["metric"] == "resolution")
-        assert resolution["status"] == "breached"
-        assert resolution["deadline"]["local"].startswith("2026-11-23T17:00")
+
+def test_btw_closes_a_case_on_the_fourth_unanswered_attempt(system: System) -> None:
+    ticket_api = system.ticket_api
+    ticket = ticket_api.post(
+        "/v1/tickets",
+        headers=CUSTOMER,
+        json={
+            "policy": "btw",
+            "title": "XML rechazado",
+            "description": "La DIAN rechaza el XML",
+            "ticket_type": "soporte",
+            "subcategory": "error-xml",
+            "intake": {
+                "nit": "900123456-7",
+                "nombre-contacto": "Ana Ruiz",
+                "correo-contacto": "ana@acme.example",
+                "telefono-contacto": "+57 300 000 0000",
+                "evidencia": {"name": "error.png", "media_type": "image/png"},
+            },
+        },
+    ).json()["id"]
+    steps = [
+        ("assign", {"agent_id": "agent-lucia", "agent_name": "Lucía"}),
+        ("start", {}),
+        ("await-customer", {"request": "Envíe el XML completo"}),
+    ]
+    steps += [("contact-attempts", {"channel": "phone"})] * 4
+    for command, body in steps:
+        assert (
+            ticket_api.post(f"/v1/tickets/{ticket}/{command}", json=body, headers=AGENT).status_code
+            == 200
+        )
+    system.projected(len(steps) + 2)  # the fourth attempt closes it at once
+
+    closed = system.history(ticket)[-1]
+    assert (closed["type"], closed["data"]["closure"]) == ("ticket.closed", "abandoned")
+    assert closed["actor"]["id"] == "sla-monitor"
