@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from nats_server import NatsServer
 
 from contracts.clock import ManualClock
+from contracts.simclock import set_shared_time
 from sla_monitor.commands import TicketApiCommands
 from sla_monitor.main import create_app as sla_monitor_app
 from sla_monitor.settings import Settings as SlaSettings
@@ -211,3 +212,56 @@ def test_btw_closes_a_case_on_the_fourth_unanswered_attempt(system: System) -> N
     closed = system.history(ticket)[-1]
     assert (closed["type"], closed["data"]["closure"]) == ("ticket.closed", "abandoned")
     assert closed["actor"]["id"] == "sla-monitor"
+
+
+def test_with_the_shared_simulated_clock_advancing_time_escalates_across_services(
+    nats_server: NatsServer, postgres_env: dict[str, str], tmp_path: Path
+) -> None:
+    # The operator's command sets the starting instant; both services read it through NATS.
+    monday = datetime(2026, 11, 23, 9, tzinfo=MEXICO)
+    asyncio.run(set_shared_time(nats_server.url, to=monday))
+    tickets = ticket_api_app(
+        TicketSettings(
+            data_dir=tmp_path,
+            policies_dir=POLICIES,
+            dev_keys=DEV_PRINCIPALS,
+            nats_url=nats_server.url,
+            simulated_clock=True,
+        ),
+        environ={},
+    )
+    sla = sla_monitor_app(
+        SlaSettings(
+            policies_dir=POLICIES,
+            nats_url=nats_server.url,
+            timer_poll_seconds=0.05,
+            simulated_clock=True,
+            postgres_host=postgres_env["POSTGRES_HOST"],
+            postgres_port=int(postgres_env["POSTGRES_PORT"]),
+            postgres_user=postgres_env["POSTGRES_USER"],
+            postgres_password=postgres_env["POSTGRES_PASSWORD"],
+            postgres_dbname=postgres_env["POSTGRES_DBNAME"],
+        ),
+        commands=TicketApiCommands(
+            httpx2.AsyncClient(transport=httpx2.ASGITransport(app=tickets), base_url="http://t"),
+            "dev-service",
+        ),
+    )
+    with TestClient(tickets) as ticket_api, TestClient(sla) as sla_monitor:
+        system = System(ManualClock(monday), ticket_api, sla_monitor)
+        ticket = ticket_api.post(
+            "/v1/tickets",
+            headers=CUSTOMER,
+            json={
+                "policy": "proditma",
+                "title": "Sin acceso",
+                "description": "Error 500",
+                "ticket_type": "incidente",
+                "priority": "alta",
+            },
+        ).json()
+        assert ticket["created_at"].startswith("2026-11-23T15:00")  # stamped in simulated time
+        system.projected(1)
+        asyncio.run(set_shared_time(nats_server.url, advance=timedelta(hours=4, seconds=1)))
+        system.projected(2)
+        assert ticket_api.get(f"/v1/tickets/{ticket['id']}", headers=AGENT).json()["level"] == 2

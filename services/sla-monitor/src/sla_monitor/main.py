@@ -25,6 +25,7 @@ from contracts.events import SLA_STREAM, TICKETS_STREAM
 from contracts.messaging.consumer import ConsumerSettings, DurableConsumer, PostgresInbox
 from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
+from contracts.simclock import SharedClock
 from sla_monitor.api import SlaReader, health_routes, install_problems, router
 from sla_monitor.commands import TicketApiCommands, TicketCommands
 from sla_monitor.projection import SlaProjection
@@ -116,6 +117,11 @@ def create_app(
     not closed here; otherwise the app opens one from the ``POSTGRES_*`` settings.
     """
     settings = settings or Settings()
+    shared_clock = None
+    if clock is None and settings.simulated_clock:
+        if not settings.nats_url:
+            raise ValueError("SLA_MONITOR_SIMULATED_CLOCK needs SLA_MONITOR_NATS_URL")
+        clock = shared_clock = SharedClock(settings.nats_url)
     clock = clock or SystemClock()
     policies = load_policies(settings.policies_dir)
     reader = SlaReader(settings, policies, clock)
@@ -123,6 +129,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if shared_clock is not None:
+            await shared_clock.start()
         owned = pool is None
         reader.pool = pool or await asyncpg.create_pool(**settings.pool_kwargs())
         try:
@@ -145,6 +153,8 @@ def create_app(
             if owned:
                 await reader.pool.close()
             reader.pool = None
+            if shared_clock is not None:
+                await shared_clock.stop()
 
     app = FastAPI(
         title="Support desk — sla-monitor",

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     """NATS with JetStream: when set, the projection consumer and the timer loop run in-process;
     unset, the service only serves what is already in the database."""
     timer_poll_seconds: float = 0.5
+    simulated_clock: bool = False
+    """Read time from the clock shared through NATS (demos, acceptance runs); needs nats_url."""
     ticket_api_url: str | None = None
     """Where escalations, abandonment and expiry are sent (e.g. ``http://127.0.0.1:8000``);
     unset, those timers wait and only SLA events are published."""

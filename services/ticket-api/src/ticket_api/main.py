@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from contracts.clock import Clock
 from contracts.messaging.streams import StreamSettings
 from contracts.policy import load_policies
+from contracts.simclock import SharedClock
 from ticket_api.api import problems
 from ticket_api.api.policies.views import router as policies_router
 from ticket_api.api.tickets.views import router as tickets_router
@@ -51,6 +52,11 @@ def create_app(
     """The ticket-api application, wired from settings (and an injectable clock)."""
     settings = settings or Settings()
     environ = dict(os.environ if environ is None else environ)
+    shared_clock = None
+    if clock is None and settings.simulated_clock:
+        if not settings.nats_url:
+            raise ValueError("TICKET_API_SIMULATED_CLOCK needs TICKET_API_NATS_URL")
+        clock = shared_clock = SharedClock(settings.nats_url)
     policies = load_policies(settings.policies_dir)
     desk = TicketDesk(settings.event_store_env(environ), policies=policies, clock=clock)
 
@@ -58,6 +64,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if shared_clock is not None:
+            await shared_clock.start()
         task = asyncio.create_task(relay.run()) if relay else None
         yield
         if relay and task:
@@ -65,6 +73,8 @@ def create_app(
             await task
         ticket_list.close()
         desk.close()
+        if shared_clock is not None:
+            await shared_clock.stop()
 
     app = FastAPI(
         title="Support desk — ticket-api",

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     nats_url: str | None = None
     """NATS with JetStream for the outbox relay (``make run``: the embedded nats-server);
     unset, ticket-api runs without publishing and the relay catches up once it is set."""
+    simulated_clock: bool = False
+    """Read time from the clock shared through NATS (demos, acceptance runs); needs nats_url."""
     stream_replicas: int = 1
     """JetStream replicas of the TICKETS and SLA streams (3 on a production cluster)."""
     stream_max_age_days: float = 30.0
