@@ -13,7 +13,7 @@ help:  ## list the targets
 sync:  ## install every package of the workspace, editable, at the locked versions
 	@$(UV) sync --locked --quiet
 
-run: sync  ## run the system: nats-server + ticket-api on http://127.0.0.1:8000 (embedded)
+run: sync  ## run the system: nats-server, PostgreSQL, sla-monitor :8001, ticket-api :8000
 	@$(RUN) policy-check $(POLICIES)/*.yaml
 	@TICKET_API_POLICIES_DIR=$(POLICIES) scripts/run-system
 
