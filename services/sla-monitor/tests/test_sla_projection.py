@@ -130,10 +130,23 @@ async def project(url: str, env: dict[str, str], expected: int) -> list[dict[str
         timers = await conn.fetch("SELECT metric, kind, due FROM sla_timers")
         assert [(t["metric"], t["kind"]) for t in timers] == [("ticket", "resolve_abandoned")]
         assert timers[0]["due"] == datetime(2026, 12, 7, 9, tzinfo=MEXICO)  # 7 calendar days
+        # what changed was queued, once, as SLA events for the timer loop to publish
+        announced = [
+            r["event_id"].split(":", 1)[1]
+            for r in await conn.fetch("SELECT event_id FROM sla_outbox ORDER BY seq")
+        ]
+        assert announced == [
+            "first_response:1:started",
+            "resolution:1:started",
+            "first_response:3:met",
+            "resolution:4:paused",
+            "abandonment:resolve:4",
+        ]
         # rebuilding from the stored events gives exactly the same projection
         async with conn.transaction():
             assert await projection.rebuild(conn) == 1
         assert [dict(r) for r in await conn.fetch(query)] == rows
+        assert await conn.fetchval("SELECT count(*) FROM sla_outbox") == len(announced)
     await pool.close()
     return rows
 

@@ -109,3 +109,45 @@ def test_warnings_then_the_breach_fire_once_each_on_the_manual_clock(
         ("supportdesk.sla.warning", 0.8, "first_response"),
         ("supportdesk.sla.breached", None, "first_response"),
     ]
+
+
+def test_queued_clock_changes_are_published_once_in_order(
+    nats_server: NatsServer, postgres_env: dict[str, str]
+) -> None:
+    async def scenario() -> tuple[int, int, list[str]]:
+        pool = await create_pool(postgres_env)
+        projection = SlaProjection(POLICIES)
+        opened = te.Opened(
+            actor=Actor(kind=ActorKind.CUSTOMER, id="c"),
+            case_number="IKH-000002",
+            contact=te.Contact(id="c", name="Ana", email="ana@acme.example"),
+            title="Lentitud",
+            description="Todo lento",
+            ticket_type="problemas-basicos",
+            priority="p2",
+        )
+        ticket = uuid4()
+        async with pool.acquire() as conn:
+            await projection.setup(conn)
+            await conn.execute(
+                "INSERT INTO sla_ticket_events VALUES ($1, 1, 'ticket.opened', $2, $3, "
+                "'ikhodi', 'acme')",
+                ticket,
+                json.dumps(opened.model_dump(mode="json")),
+                MONDAY_0800,
+            )
+            await projection.refresh(conn, ticket)
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        await ensure_stream(js, SLA_STREAM, StreamSettings())
+        loop = TimerLoop(pool, js, ManualClock(MONDAY_0800))
+        await loop.setup()
+        first, again = await loop.publish_outbox(), await loop.publish_outbox()
+        types = [json.loads(m.data)["type"] for m in await sla_messages(js)]
+        await nc.close()
+        await pool.close()
+        return first, again, types
+
+    first, again, types = run(scenario())
+    assert (first, again) == (2, 0)
+    assert types == ["supportdesk.sla.clock_started"] * 2

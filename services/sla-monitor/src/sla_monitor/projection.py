@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from contracts.events import EVENTS, CloudEvent, EventPayload
+from contracts.events import EVENTS, CloudEvent, EventPayload, envelope, subject, to_wire
 from contracts.events import ticket as te
 from contracts.messaging.consumer import Connection
 from contracts.policy import SupportPolicy
+from sla_monitor.changes import abandonment_warnings, clock_changes
 from sla_monitor.clocks import TicketSla
 
 SCHEMA = """
@@ -39,6 +40,10 @@ CREATE TABLE IF NOT EXISTS sla_timers (
     threshold DOUBLE PRECISION NOT NULL, due TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (ticket_id, metric, kind, threshold));
 CREATE INDEX IF NOT EXISTS sla_timers_due ON sla_timers (due);
+CREATE TABLE IF NOT EXISTS sla_outbox (
+    seq BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, subject TEXT NOT NULL,
+    body BYTEA NOT NULL, published_at TIMESTAMPTZ);
+CREATE INDEX IF NOT EXISTS sla_outbox_unpublished ON sla_outbox (seq) WHERE published_at IS NULL;
 """
 
 
@@ -74,11 +79,11 @@ class SlaProjection:
         """Recompute every ticket's clocks and timers from the stored events (a repair)."""
         await conn.execute("TRUNCATE sla_clocks, sla_timers")
         tickets = await conn.fetch("SELECT DISTINCT ticket_id FROM sla_ticket_events")
-        for row in tickets:
-            await self.refresh(conn, row["ticket_id"])
+        for row in tickets:  # what was announced stays announced: no events from a repair
+            await self.refresh(conn, row["ticket_id"], announce=False)
         return len(tickets)
 
-    async def refresh(self, conn: Connection, ticket_id: UUID) -> None:
+    async def refresh(self, conn: Connection, ticket_id: UUID, *, announce: bool = True) -> None:
         """Rebuild one ticket's clocks from its stored events; write clocks and timers."""
         rows = await conn.fetch(
             "SELECT version, name, payload, at, policy, tenant FROM sla_ticket_events "
@@ -89,7 +94,58 @@ class SlaProjection:
         if sla is None:
             return  # the ticket's start is not here (yet): nothing to measure against
         last = rows[-1]
+        if announce:
+            await self._announce(
+                conn, ticket_id, sla, last["at"], last["version"], rows[0]["tenant"]
+            )
         await self._write(conn, ticket_id, sla, last["at"], last["version"], rows[0]["tenant"])
+
+    async def _announce(
+        self,
+        conn: Connection,
+        ticket_id: UUID,
+        sla: TicketSla,
+        as_of: datetime,
+        version: int,
+        tenant: str,
+    ) -> None:
+        """Queue SLA events for what this ticket event changed (published by the timer loop)."""
+        before = {
+            row["metric"]: dict(row)
+            for row in await conn.fetch(
+                "SELECT metric, status, running, priority FROM sla_clocks WHERE ticket_id = $1",
+                ticket_id,
+            )
+        }
+        armed = {
+            (row["kind"], row["threshold"])
+            for row in await conn.fetch(
+                "SELECT kind, threshold FROM sla_timers WHERE ticket_id = $1 AND metric = $2",
+                ticket_id,
+                "ticket",
+            )
+        }
+        changes = clock_changes(sla, sla.view(as_of), before, version)
+        changes += abandonment_warnings(sla.actions(), armed, version)
+        records = []
+        for change in changes:
+            event = envelope(
+                change.payload,
+                ticket_id=ticket_id,
+                ticket_version=version,
+                tenant=tenant,
+                policy=sla.policy.id,
+                time=as_of,
+                source="/sla-monitor",
+                event_id=f"{ticket_id}:{change.key}",
+            )
+            where = subject(change.payload.event_name, tenant=tenant, ticket_id=ticket_id)
+            records.append((event.id, where, to_wire(event)))
+        await conn.executemany(
+            "INSERT INTO sla_outbox (event_id, subject, body) VALUES ($1, $2, $3) "
+            "ON CONFLICT (event_id) DO NOTHING",
+            records,
+        )
 
     async def _write(
         self,

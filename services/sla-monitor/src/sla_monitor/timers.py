@@ -99,6 +99,24 @@ class TimerLoop:
         self.fired += len(rows)
         return len(rows)
 
+    async def publish_outbox(self) -> int:
+        """Publish queued SLA events (clock started, paused, met...) in the order queued."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT seq, event_id, subject, body FROM sla_outbox WHERE published_at IS NULL "
+                "ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self.batch,
+            )
+            for row in rows:
+                await self.js.publish(
+                    row["subject"], row["body"], headers={"Nats-Msg-Id": row["event_id"]}
+                )
+            await conn.execute(
+                "UPDATE sla_outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
+                [row["seq"] for row in rows],
+            )
+        return len(rows)
+
     async def _command(self, row: Any, now: datetime) -> str:
         """Ask ticket-api for the change; the timer's identity is the idempotency key."""
         assert self.commands is not None
@@ -153,6 +171,8 @@ class TimerLoop:
             try:
                 while await self.fire_due() == self.batch:
                     pass  # a backlog: keep going
+                while await self.publish_outbox() == self.batch:
+                    pass
             except Exception:
                 log.exception("firing SLA timers failed; retrying")
             with contextlib.suppress(TimeoutError):

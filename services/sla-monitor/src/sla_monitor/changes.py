@@ -1,0 +1,121 @@
+"""What changed in a ticket's clocks, as SLA events (clock started, paused, resumed, met,
+deadline recomputed, abandonment warning).
+
+Pure: it compares the clocks as stored before an event with the clocks after it. The events go
+through an outbox table written in the projection's transaction and are published by the timer
+loop, so a change is announced once and never without the state it describes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.events import Actor, ActorKind, EventPayload
+from contracts.events import sla as se
+from contracts.vocabulary import ClockKind, Metric
+from sla_monitor.clocks import Action, ActionKind, ClockStatus, ClockView, TicketSla
+
+ACTOR = Actor(kind=ActorKind.SERVICE, id="sla-monitor", name="sla-monitor")
+ABANDONMENT_STEPS = {ActionKind.RESOLVE_ABANDONED: "resolve", ActionKind.CLOSE_ABANDONED: "close"}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One SLA event and the key that makes it unique (its CloudEvent id suffix)."""
+
+    key: str
+    payload: EventPayload
+
+
+def clock_changes(
+    sla: TicketSla,
+    views: list[ClockView],
+    before: Mapping[str, Mapping[str, Any]],
+    version: int,
+) -> list[Change]:
+    """SLA events for the clocks whose state changed with the event at ``version``.
+
+    ``before`` is the stored ``sla_clocks`` row per metric (empty for a new ticket).
+    """
+    changes: list[Change] = []
+    for view in views:
+        if view.status is ClockStatus.NOT_APPLICABLE or view.target is None:
+            continue
+        old = before.get(view.metric.value)
+        was = old["status"] if old else ClockStatus.PENDING.value
+        key = f"{view.metric.value}:{version}"
+        common: dict[str, Any] = {"actor": ACTOR, "metric": view.metric, "priority": sla.priority}
+        running = sla.clocks[view.metric].running_since is not None
+        if was == ClockStatus.PENDING.value and view.started_at is not None:
+            changes.append(
+                Change(
+                    f"{key}:started",
+                    se.ClockStarted(
+                        **common,
+                        target=view.target,
+                        clock=_kind(sla, view.metric),
+                        deadline=view.deadline or view.started_at,
+                    ),
+                )
+            )
+        elif old and old["priority"] != sla.priority and running and view.deadline:
+            changes.append(
+                Change(
+                    f"{key}:recomputed",
+                    se.DeadlineRecomputed(
+                        **common,
+                        previous_priority=old["priority"],
+                        target=view.target,
+                        elapsed=view.used,
+                        deadline=view.deadline,
+                    ),
+                )
+            )
+        if view.status is ClockStatus.MET and was != ClockStatus.MET.value and view.met_at:
+            changes.append(
+                Change(
+                    f"{key}:met",
+                    se.Met(
+                        **common,
+                        deadline=view.deadline or view.met_at,
+                        elapsed=view.used,
+                        late=view.late,
+                    ),
+                )
+            )
+        elif old and old["running"] and not running and view.status is not ClockStatus.MET:
+            changes.append(Change(f"{key}:paused", se.ClockPaused(**common, elapsed=view.used)))
+        elif old and not old["running"] and was != ClockStatus.MET.value and running:
+            changes.append(
+                Change(
+                    f"{key}:resumed",
+                    se.ClockResumed(
+                        **common, elapsed=view.used, deadline=view.deadline or view.started_at
+                    ),
+                )
+            )
+    return changes
+
+
+def abandonment_warnings(
+    actions: list[Action], armed_before: set[tuple[str, float]], version: int
+) -> list[Change]:
+    """Tell the customer's side when an abandonment step gets a date (000's notice)."""
+    out = []
+    for action in actions:
+        step = ABANDONMENT_STEPS.get(action.kind)
+        if step is not None and (action.kind.value, float(action.level)) not in armed_before:
+            out.append(
+                Change(
+                    f"abandonment:{step}:{version}",
+                    se.AbandonmentWarning(actor=ACTOR, step=step, happens_at=action.due),
+                )
+            )
+    return out
+
+
+def _kind(sla: TicketSla, metric: Metric) -> ClockKind:
+    target = sla.policy.target(metric, priority=sla.priority, ticket_type=sla.ticket_type)
+    return target.clock if target is not None else ClockKind.BUSINESS
