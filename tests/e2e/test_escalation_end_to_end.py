@@ -265,3 +265,43 @@ def test_with_the_shared_simulated_clock_advancing_time_escalates_across_service
         asyncio.run(set_shared_time(nats_server.url, advance=timedelta(hours=4, seconds=1)))
         system.projected(2)
         assert ticket_api.get(f"/v1/tickets/{ticket['id']}", headers=AGENT).json()["level"] == 2
+
+
+def test_a_crash_between_sending_an_escalation_and_recording_it_escalates_only_once(
+    system: System,
+) -> None:
+    clock, ticket_api = system.clock, system.ticket_api
+    timers = system.sla_monitor.app.state.background.timers  # type: ignore[attr-defined]
+    real_command = timers._command
+    crashes = 0
+
+    async def send_then_die(row: Any, now: datetime) -> str:
+        nonlocal crashes
+        key: str = await real_command(row, now)
+        if crashes == 0:
+            crashes += 1
+            raise RuntimeError("sla-monitor killed before recording the timer")
+        return key
+
+    timers._command = send_then_die
+    ticket = ticket_api.post(
+        "/v1/tickets",
+        headers=CUSTOMER,
+        json={
+            "policy": "proditma",
+            "title": "El portal no carga",
+            "description": "Error 500",
+            "ticket_type": "incidente",
+            "priority": "alta",
+        },
+    ).json()["id"]
+    system.projected(1)
+    clock.set(datetime(2026, 11, 23, 13, 0, 1, tzinfo=MEXICO))
+    system.projected(2)  # the Escalated event, whichever attempt produced it
+    system.sla_monitor.portal.call(  # type: ignore[union-attr]
+        asyncio.wait_for, timers.wait_fired(1), 30
+    )  # the retry went through and was recorded
+
+    escalations = [e for e in system.history(ticket) if e["type"] == "ticket.escalated"]
+    assert crashes == 1
+    assert len(escalations) == 1  # the retry carried the same Idempotency-Key

@@ -71,6 +71,7 @@ class TimerLoop:
         self.batch = batch
         self.fired = 0
         self._stopping = asyncio.Event()
+        self._progress = asyncio.Condition()
 
     async def setup(self) -> None:
         async with self.pool.acquire() as conn:
@@ -96,8 +97,15 @@ class TimerLoop:
                     now,
                     event_id,
                 )
-        self.fired += len(rows)
+        async with self._progress:
+            self.fired += len(rows)
+            self._progress.notify_all()
         return len(rows)
+
+    async def wait_fired(self, count: int) -> None:
+        """Wait until ``count`` timers have fired and been recorded (tests, operations)."""
+        async with self._progress:
+            await self._progress.wait_for(lambda: self.fired >= count)
 
     async def publish_outbox(self) -> int:
         """Publish queued SLA events (clock started, paused, met...) in the order queued."""
