@@ -34,14 +34,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.clock import Clock
 from contracts.policy import SupportPolicy, parse_span
+from contracts.problems import MEDIA_TYPE, prefers_english, problem_document
 from contracts.vocabulary import Metric
 from sla_monitor.clocks import ClockView
 from sla_monitor.projection import replay
 from sla_monitor.settings import Settings
 
 log = logging.getLogger(__name__)
-MEDIA_TYPE = "application/problem+json"
-TYPE_BASE = "https://supportdesk.dev/problems/"
 MAX_WITHIN = timedelta(days=31)
 COMPLIANCE_METRICS = (Metric.FIRST_RESPONSE.value, Metric.RESOLUTION.value)
 Row = asyncpg.Record | Mapping[str, Any]
@@ -98,19 +97,7 @@ class Problem(Exception):
 
 
 def wants_english(request: Request) -> bool:
-    return request.headers.get("accept-language", "").lower().startswith("en")
-
-
-_TITLES = {
-    400: "Bad request",
-    401: "Not authenticated",
-    403: "Not allowed",
-    404: "Not found",
-    405: "Method not allowed",
-    422: "Unprocessable request",
-    500: "Internal error",
-    503: "Service unavailable",
-}
+    return prefers_english(request.headers.get("accept-language"))
 
 
 def problem(
@@ -122,16 +109,7 @@ def problem(
     errors: list[dict[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": TYPE_BASE + code,
-        "title": _TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        "code": code,
-    }
-    if errors:
-        body["errors"] = errors
+    body = problem_document(status, code, detail, instance=request.url.path, errors=errors)
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from contracts.problems import MEDIA_TYPE, prefers_english, problem_document
 from ticket_api.application import (
     CaseNumbersBusy,
     ConcurrentUpdate,
@@ -28,8 +29,6 @@ from ticket_api.domain.errors import InvalidCommand, PolicyRuleBroken, TicketRul
 from ticket_api.read_model import InvalidCursor
 
 log = logging.getLogger(__name__)
-MEDIA_TYPE = "application/problem+json"
-TYPE_BASE = "https://supportdesk.dev/problems/"
 
 
 class Problem(Exception):
@@ -44,8 +43,7 @@ class Problem(Exception):
 
 
 def wants_english(request: Request) -> bool:
-    accept = request.headers.get("accept-language", "").lower()
-    return accept.startswith("en")
+    return prefers_english(request.headers.get("accept-language"))
 
 
 def problem(
@@ -58,34 +56,10 @@ def problem(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": TYPE_BASE + code,
-        "title": title or _TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        "code": code,
-    }
-    if errors:
-        body["errors"] = errors
+    body = problem_document(
+        status, code, detail, instance=request.url.path, title=title, errors=errors
+    )
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
-
-
-_TITLES = {
-    400: "Bad request",
-    401: "Not authenticated",
-    403: "Not allowed",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    412: "Precondition failed",
-    413: "Request too large",
-    415: "Unsupported media type",
-    422: "Unprocessable request",
-    428: "Precondition required",
-    500: "Internal error",
-    503: "Service unavailable",
-}
 
 
 def _field(loc: tuple[Any, ...]) -> str:

@@ -1,0 +1,56 @@
+"""RFC 9457 problem documents, the error format every service answers with.
+
+Clients integrate against one shape: a stable ``type`` URI and ``code`` to branch on, a
+``title``, a ``detail`` in the language they asked for (Spanish by default, English with
+``Accept-Language: en``), the ``instance`` path and, for invalid input, the ``errors`` at fault.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://supportdesk.dev/problems/"
+TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Unprocessable request",
+    428: "Precondition required",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+
+
+def prefers_english(accept_language: str | None) -> bool:
+    """Details are Spanish unless the client asks for English first."""
+    return (accept_language or "").strip().lower().startswith("en")
+
+
+def problem_document(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    instance: str,
+    title: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The body of one problem response."""
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + code,
+        "title": title or TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = errors
+    return body
