@@ -269,3 +269,15 @@ def test_a_resolved_ticket_closes_as_expired_without_confirmation_after_the_term
     assert POLICIES["bitam"].calendar("oficina-mexico").between(monday, close.due) == timedelta(
         hours=15 * 9.5
     )
+
+
+def test_a_holiday_inside_a_multi_day_target_moves_the_deadline_by_a_whole_day() -> None:
+    monday = datetime(2026, 12, 7, 7, 30, tzinfo=BOGOTA)  # Tuesday the 8th is a holiday
+    ticket = sla("btw", "p2", "soporte", monday)
+    ticket.apply(te.Assigned(actor=AGENT, agent_id="agent-lucia", agent_name="Lucía"), monday)
+    # 72 business hours of 10.5 h days (Friday 10 h), Tuesday skipped: Wednesday 16th, 17:00
+    assert clock(ticket, RESOLUTION, monday)["deadline"] == datetime(
+        2026, 12, 16, 17, tzinfo=BOGOTA
+    )
+    tuesday_noon = datetime(2026, 12, 8, 12, tzinfo=BOGOTA)
+    assert clock(ticket, RESOLUTION, tuesday_noon)["used"] == timedelta(hours=10.5)
