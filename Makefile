@@ -5,7 +5,7 @@ UV := $(shell scripts/ensure-uv)
 RUN := $(UV) run --locked
 POLICIES ?= policies
 
-.PHONY: help sync run tail test lint format contracts policy-check bench-calendar bench-api bench-relay clean
+.PHONY: help sync run tail test lint format contracts policy-check bench-calendar bench-api bench-relay bench-timers clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -46,6 +46,9 @@ bench-api: sync  ## REST commands/s and latency on PostgreSQL vs echo and plain-
 
 bench-relay: sync  ## outbox relay catch-up events/s vs raw publish_async; commit -> consumer latency
 	@$(RUN) python bench/relay.py
+
+bench-timers: sync  ## SLA timers at 100k open tickets (ARGS=--million adds 1M): memory, arming, firing lag, recovery
+	@$(RUN) python bench/timers.py $(ARGS)
 
 clean:  ## remove caches and the virtualenvs
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis
