@@ -76,8 +76,9 @@ from contracts.events import ticket as te
 from contracts.messaging.database import create_pool
 from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
+from sla_monitor.projection import SCHEMA as FIRED_SCHEMA
 from sla_monitor.projection import SlaProjection
-from sla_monitor.timers import DUE, FIRED_SCHEMA, TimerLoop
+from sla_monitor.timers import DUE, TimerLoop
 
 T = TypeVar("T")
 POLICIES = ROOT / "policies"

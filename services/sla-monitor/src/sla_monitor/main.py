@@ -30,7 +30,7 @@ from sla_monitor.api import SlaReader, health_routes, install_problems, router
 from sla_monitor.commands import TicketApiCommands, TicketCommands
 from sla_monitor.projection import SlaProjection
 from sla_monitor.settings import Settings
-from sla_monitor.timers import FIRED_SCHEMA, TimerLoop
+from sla_monitor.timers import TimerLoop
 
 log = logging.getLogger("sla_monitor")
 
@@ -136,7 +136,6 @@ def create_app(
         try:
             async with reader.pool.acquire() as conn:
                 await projection.setup(conn)
-                await conn.execute(FIRED_SCHEMA)
         except Exception as exc:  # serve anyway: /readyz says what is wrong
             log.warning("could not prepare the SLA tables: %s", exc)
         background = (

@@ -40,6 +40,11 @@ CREATE TABLE IF NOT EXISTS sla_timers (
     threshold DOUBLE PRECISION NOT NULL, due TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (ticket_id, metric, kind, threshold));
 CREATE INDEX IF NOT EXISTS sla_timers_due ON sla_timers (due);
+CREATE TABLE IF NOT EXISTS sla_fired (
+    ticket_id UUID NOT NULL, metric TEXT NOT NULL, kind TEXT NOT NULL,
+    threshold DOUBLE PRECISION NOT NULL, due TIMESTAMPTZ NOT NULL,
+    fired_at TIMESTAMPTZ NOT NULL, event_id TEXT NOT NULL,
+    PRIMARY KEY (ticket_id, metric, kind, threshold, due));
 CREATE TABLE IF NOT EXISTS sla_outbox (
     seq BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, subject TEXT NOT NULL,
     body BYTEA NOT NULL, published_at TIMESTAMPTZ);
@@ -191,11 +196,21 @@ class SlaProjection:
         )
         # Timers follow the clocks: whatever was armed before is replaced by what holds now.
         await conn.execute("DELETE FROM sla_timers WHERE ticket_id = $1", ticket_id)
-        await conn.executemany(
-            "INSERT INTO sla_timers VALUES ($1, $2, $3, $4, $5)",
-            [(ticket_id, t.metric.value, t.kind, t.threshold, t.due) for t in sla.timers()]
-            # changes to the ticket ride the same timer table (metric "ticket", level as threshold)
-            + [(ticket_id, "ticket", a.kind.value, float(a.level), a.due) for a in sla.actions()],
+        timers = [(t.metric.value, t.kind, t.threshold, t.due) for t in sla.timers()]
+        # changes to the ticket ride the same timer table (metric "ticket", level as threshold)
+        timers += [("ticket", a.kind.value, float(a.level), a.due) for a in sla.actions()]
+        # A timer that already fired is not armed again: the due set holds only pending work.
+        await conn.execute(
+            "INSERT INTO sla_timers SELECT $1, x.metric, x.kind, x.threshold, x.due "
+            "FROM unnest($2::text[], $3::text[], $4::float8[], $5::timestamptz[]) "
+            "AS x(metric, kind, threshold, due) WHERE NOT EXISTS (SELECT 1 FROM sla_fired f "
+            "WHERE (f.ticket_id, f.metric, f.kind, f.threshold, f.due) "
+            "= ($1, x.metric, x.kind, x.threshold, x.due))",
+            ticket_id,
+            [t[0] for t in timers],
+            [t[1] for t in timers],
+            [t[2] for t in timers],
+            [t[3] for t in timers],
         )
 
 

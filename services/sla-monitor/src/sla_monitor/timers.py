@@ -24,18 +24,12 @@ from contracts.events import Actor, ActorKind, EventPayload, envelope, subject, 
 from contracts.events.sla import Breached, WarningRaised
 from contracts.vocabulary import Metric
 from sla_monitor.commands import TicketCommands, command_for
+from sla_monitor.projection import SCHEMA
 
 log = logging.getLogger(__name__)
 SOURCE = "/sla-monitor"
 ACTOR = Actor(kind=ActorKind.SERVICE, id="sla-monitor", name="sla-monitor")
 
-FIRED_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sla_fired (
-    ticket_id UUID NOT NULL, metric TEXT NOT NULL, kind TEXT NOT NULL,
-    threshold DOUBLE PRECISION NOT NULL, due TIMESTAMPTZ NOT NULL,
-    fired_at TIMESTAMPTZ NOT NULL, event_id TEXT NOT NULL,
-    PRIMARY KEY (ticket_id, metric, kind, threshold, due));
-"""
 
 DUE = """
 SELECT t.ticket_id, t.metric, t.kind, t.threshold, t.due, c.policy, c.tenant, c.priority,
@@ -75,7 +69,7 @@ class TimerLoop:
 
     async def setup(self) -> None:
         async with self.pool.acquire() as conn:
-            await conn.execute(FIRED_SCHEMA)
+            await conn.execute(SCHEMA)
 
     async def fire_due(self) -> int:
         """Fire every timer due by now; returns how many fired."""
@@ -96,6 +90,15 @@ class TimerLoop:
                     row["due"],
                     now,
                     event_id,
+                )
+                await conn.execute(  # done: out of the due set, so later scans stay short
+                    "DELETE FROM sla_timers WHERE (ticket_id, metric, kind, threshold, due) "
+                    "= ($1, $2, $3, $4, $5)",
+                    row["ticket_id"],
+                    row["metric"],
+                    row["kind"],
+                    row["threshold"],
+                    row["due"],
                 )
         async with self._progress:
             self.fired += len(rows)
