@@ -35,11 +35,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "testing"))
 
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import json
 import math
 import os
@@ -48,14 +48,18 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, TypeVar
 from uuid import UUID
 
 import httpx2
+from bench_support import CLOCK_TICKS, percentile, postgres_helpers, run_async
+from bench_support import machine_ticks as _machine
+from bench_support import process_tree as _tree
+from bench_support import ticks as _ticks
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from fastapi import FastAPI
@@ -101,7 +105,6 @@ READY_POLL_SECONDS = 0.05
 STOP_TIMEOUT_SECONDS = 5.0
 GRACEFUL_SHUTDOWN_SECONDS = 2
 DRAIN_SLACK_SECONDS = 2.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 T = TypeVar("T")
 TARGET = "target: >= 500 commands/s through REST with PostgreSQL; p99 < 100 ms at 300 commands/s"
 
@@ -125,32 +128,7 @@ def echo(body: dict[str, Any]) -> dict[str, Any]:
 # -- the PostgreSQL helper (``testing/postgres.py`` lives outside every package) ------------
 
 
-class PostgresHelpers(Protocol):
-    def running_postgres(self) -> AbstractContextManager[dict[str, str]]: ...
-
-    def fresh_database(self, env: Mapping[str, str], name: str) -> dict[str, str]: ...
-
-
-def postgres_helpers() -> PostgresHelpers:
-    path = ROOT / "testing" / "postgres.py"
-    spec = importlib.util.spec_from_file_location("postgres", path)
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["postgres"] = module
-    spec.loader.exec_module(module)
-    return cast(PostgresHelpers, module)
-
-
 # -- measurements ---------------------------------------------------------------------------
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of an ascending list (nan when empty)."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), math.ceil(fraction * len(sorted_values))))
-    return sorted_values[rank - 1]
 
 
 @dataclass
@@ -192,32 +170,6 @@ class Latencies:
         if not self.errors:
             return "no errors"
         return "errors: " + ", ".join(f"{k} x{n}" for k, n in sorted(self.errors.items()))
-
-
-def _ticks(pid: int) -> int:
-    """User + system CPU ticks of one process (0 if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])
-
-
-def _tree(pid: int) -> list[int]:
-    """The process and its descendants."""
-    found = [pid]
-    with contextlib.suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                found.extend(_tree(int(child)))
-    return found
-
-
-def _machine() -> tuple[int, int]:
-    """(busy, total) CPU ticks of the whole machine since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
 
 
 class CpuMeter:
@@ -655,16 +607,6 @@ class Row:
     latencies: Latencies
     cpu: str
     note: str = ""
-
-
-def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run on uvloop when it is installed (it is, with uvicorn[standard]), else asyncio."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coroutine)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coroutine)
 
 
 def client_counts(text: str) -> list[int]:

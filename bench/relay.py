@@ -43,7 +43,6 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
-import importlib
 import io
 import math
 import multiprocessing
@@ -54,12 +53,11 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection as PipeEnd
 from multiprocessing.process import BaseProcess
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, TypeVar, cast
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -82,6 +80,19 @@ from ticket_api.lease import PostgresLease
 from ticket_api.relay import OutboxRelay, RelaySettings
 
 T = TypeVar("T")
+from bench_support import (
+    CpuMeter,
+    NatsServerLike,
+    PostgresHelpers,
+    nats_server,
+    percentile,
+    postgres_helpers,
+    postmaster,
+    run_async,
+    verdict,
+)
+from bench_support import process_tree as _tree
+
 POLICIES = ROOT / "policies"
 CUSTOMER: Actor = {"kind": "customer", "id": "contact-ana", "name": "Ana Ruiz"}
 AGENT: Actor = {"kind": "agent", "id": "agent-lucia", "name": "Lucía Gómez"}
@@ -93,7 +104,6 @@ CHILD_START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 CATCH_UP_TARGET = 0.80
 P99_TARGET_MS = 100.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 Message = tuple[str, bytes, None, None, dict[str, str]]
 """``publish_async`` arguments, as the relay builds them."""
@@ -102,51 +112,7 @@ Message = tuple[str, bytes, None, None, dict[str, str]]
 # -- the test helpers (``testing/`` is not a package mypy knows) ------------------------------
 
 
-class NatsServerLike(Protocol):
-    @property
-    def url(self) -> str: ...
-
-    @property
-    def pid(self) -> int | None: ...
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-class PostgresHelpers(Protocol):
-    def running_postgres(self) -> AbstractContextManager[dict[str, str]]: ...
-
-    def fresh_database(self, env: Mapping[str, str], name: str) -> dict[str, str]: ...
-
-
-def postgres_helpers() -> PostgresHelpers:
-    return cast(PostgresHelpers, importlib.import_module("postgres"))
-
-
-@contextlib.contextmanager
-def nats_server(store_dir: Path) -> Iterator[NatsServerLike]:
-    """A fresh nats-server with JetStream, stopped however the block ends."""
-    factory = cast(
-        Callable[[Path], NatsServerLike], importlib.import_module("nats_server").NatsServer
-    )
-    server = factory(store_dir)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 # -- measurements -------------------------------------------------------------------------------
-
-
-def percentile(sorted_values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile of an ascending list (nan when empty)."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), math.ceil(fraction * len(sorted_values))))
-    return sorted_values[rank - 1]
 
 
 @dataclass
@@ -200,77 +166,6 @@ COMMITTED = CommitClock()
 
 def mark_commit() -> None:
     COMMITTED.at = time.perf_counter()
-
-
-def _ticks(pid: int) -> int:
-    """User + system CPU ticks of one process (0 if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])
-
-
-def _tree(pid: int) -> list[int]:
-    """The process and its descendants."""
-    found = [pid]
-    with contextlib.suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                found.extend(_tree(int(child)))
-    return found
-
-
-def _machine() -> tuple[int, int]:
-    """(busy, total) CPU ticks of the whole machine since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
-
-
-def postmaster(port: str) -> int | None:
-    """The PostgreSQL server listening on ``port`` (its backends are its children)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            if argv[0].endswith(b"/postgres") and f"-p {port}".encode() in b" ".join(argv):
-                return int(entry.name)
-    return None
-
-
-class CpuMeter:
-    """CPU used over a phase by named parties (each a function listing its pids) and others."""
-
-    def __init__(self, parties: Mapping[str, Callable[[], Sequence[int]]]) -> None:
-        self.parties = parties
-        self.wall = time.perf_counter()
-        self.start = {pid: _ticks(pid) for pids in parties.values() for pid in pids()}
-        self.machine = _machine()
-
-    def report(self) -> str:
-        wall = time.perf_counter() - self.wall
-        busy, total = (now - then for now, then in zip(_machine(), self.machine, strict=True))
-        cores = os.cpu_count() or 1
-        parts, ours = [], 0.0
-        for name, pids in self.parties.items():
-            used = sum(max(0, _ticks(p) - self.start.get(p, 0)) for p in pids()) / CLOCK_TICKS
-            ours += used
-            parts.append(f"{name} {used / wall:.0%}")
-        machine = busy / max(total, 1) * cores
-        parts.append(f"everything else {max(0.0, machine - ours / wall):.0%}")
-        return f"CPU (100% = 1 core; machine {machine:.0%} of {cores}): " + ", ".join(parts)
-
-
-def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run on uvloop if installed (uvicorn[standard] runs ticket-api on it), else asyncio."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coroutine)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coroutine)
 
 
 # -- writing tickets ----------------------------------------------------------------------------
@@ -816,10 +711,6 @@ def arguments() -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown consumers {sorted(unknown)}; choose from {CONSUMER_KINDS}")
     return args
-
-
-def verdict(ok: bool) -> str:
-    return "ok" if ok else "MISSED"
 
 
 def print_table(figures: Figures, args: argparse.Namespace) -> None:
