@@ -25,7 +25,7 @@ from ticket_api.application import (
     StaleVersion,
     TicketNotFound,
 )
-from ticket_api.domain.errors import InvalidCommand, PolicyRuleBroken, TicketRuleBroken
+from ticket_api.domain.errors import RequestRefused, TicketRuleBroken
 from ticket_api.read_model import InvalidCursor
 
 log = logging.getLogger(__name__)
@@ -95,27 +95,15 @@ def install(app: FastAPI) -> None:
         )
         return problem(request, 422, "invalid-request", detail, errors=errors)
 
-    @app.exception_handler(PolicyRuleBroken)
-    async def _policy(request: Request, exc: PolicyRuleBroken) -> JSONResponse:
+    @app.exception_handler(RequestRefused)
+    async def _refused(request: Request, exc: RequestRefused) -> JSONResponse:
         detail = exc.message("en" if wants_english(request) else "es")
         return problem(
             request,
             422,
             exc.code,
             detail,
-            title="Refused by the support policy",
-            errors=[{"field": exc.field, "message": detail, "type": exc.code}],
-        )
-
-    @app.exception_handler(InvalidCommand)
-    async def _invalid_command(request: Request, exc: InvalidCommand) -> JSONResponse:
-        detail = exc.message("en" if wants_english(request) else "es")
-        return problem(
-            request,
-            422,
-            exc.code,
-            detail,
-            title="Invalid command",
+            title=exc.title,
             errors=[{"field": exc.field, "message": detail, "type": exc.code}],
         )
 

@@ -3,6 +3,8 @@ understands in Spanish and English."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class TicketRuleBroken(Exception):
     """A command the ticket (or its policy) does not allow; ``code`` is stable for clients."""
@@ -18,18 +20,24 @@ class TicketRuleBroken(Exception):
         return self.en if language.startswith("en") else self.es
 
 
-class PolicyRuleBroken(TicketRuleBroken):
-    """A request the ticket's support policy refuses; ``field`` is where the problem is."""
+class RequestRefused(TicketRuleBroken):
+    """A refusal caused by one field of the request (answered 422, naming the field)."""
+
+    title: ClassVar[str] = "Unprocessable request"
 
     def __init__(self, code: str, *, field: str, en: str, es: str) -> None:
         super().__init__(code, en=en, es=es)
         self.field = field
 
 
-class InvalidCommand(TicketRuleBroken):
+class PolicyRuleBroken(RequestRefused):
+    """A request the ticket's support policy refuses; ``field`` is where the problem is."""
+
+    title = "Refused by the support policy"
+
+
+class InvalidCommand(RequestRefused):
     """A command whose own values are wrong (a level that does not exist, an ETR in the
     past), as opposed to one the ticket's current state does not allow."""
 
-    def __init__(self, code: str, *, field: str, en: str, es: str) -> None:
-        super().__init__(code, en=en, es=es)
-        self.field = field
+    title = "Invalid command"
