@@ -28,14 +28,13 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from contracts import web
 from contracts.clock import Clock
 from contracts.policy import SupportPolicy, parse_span
-from contracts.problems import MEDIA_TYPE, prefers_english, problem_document
 from contracts.vocabulary import Metric
+from contracts.web import Principal, Problem, principal_from_keys
 from sla_monitor.clocks import ClockView
 from sla_monitor.projection import replay
 from sla_monitor.settings import Settings
@@ -77,147 +76,18 @@ def local_zone(policy: SupportPolicy) -> ZoneInfo:
 # --- problems ---------------------------------------------------------------------------------
 
 
-class Problem(Exception):
-    """An error answered as-is (raised by views)."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        *,
-        en: str,
-        es: str,
-        headers: dict[str, str] | None = None,
-        field: str | None = None,
-    ) -> None:
-        super().__init__(en)
-        self.status, self.code, self.en, self.es = status, code, en, es
-        self.headers = headers or {}
-        self.field = field
-
-
-def wants_english(request: Request) -> bool:
-    return prefers_english(request.headers.get("accept-language"))
-
-
-def problem(
-    request: Request,
-    status: int,
-    code: str,
-    detail: str,
-    *,
-    errors: list[dict[str, Any]] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
-    body = problem_document(status, code, detail, instance=request.url.path, errors=errors)
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
-
-
 def install_problems(app: FastAPI) -> None:
-    """Register the handlers that turn every failure into a problem document."""
-
-    @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        detail = exc.en if wants_english(request) else exc.es
-        errors = None
-        if exc.field:
-            errors = [{"field": exc.field, "message": detail, "type": exc.code}]
-        return problem(request, exc.status, exc.code, detail, errors=errors, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "field": ".".join(str(p) for p in e["loc"] if p not in ("query", "path", "header")),
-                "message": e["msg"],
-                "type": e["type"],
-            }
-            for e in exc.errors()
-        ]
-        detail = (
-            "The request has invalid fields; see errors."
-            if wants_english(request)
-            else "La solicitud tiene campos inválidos; vea errors."
-        )
-        return problem(request, 422, "invalid-request", detail, errors=errors)
-
-    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s", type(exc).__name__)
-        detail = (
-            "The SLA database is unreachable. Retry shortly."
-            if wants_english(request)
-            else "La base de datos de SLA no responde. Reintente en breve."
-        )
-        return problem(request, 503, "database-unavailable", detail, headers={"Retry-After": "5"})
-
-    for error in (*DATABASE_ERRORS, ConnectionError):
-        app.add_exception_handler(error, _unavailable)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return problem(
-            request, exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
-        )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        detail = (
-            "Something went wrong on our side; it has been logged."
-            if wants_english(request)
-            else "Algo falló de nuestro lado; quedó registrado."
-        )
-        return problem(request, 500, "internal-error", detail)
-
-
-# --- who is calling ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Principal:
-    kind: str
-    id: str
-    name: str | None = None
-    tenant: str | None = None
-
-    @property
-    def is_customer(self) -> bool:
-        return self.kind == "customer"
-
-    def may_see(self, tenant: str) -> bool:
-        """Customers see their own tenant only; staff and services see all."""
-        return not self.is_customer or self.tenant == tenant
-
-    def scope(self, tenant: str | None) -> str | None:
-        """The tenant filter a query runs with: a customer's own, whatever they asked."""
-        if not self.is_customer:
-            return tenant
-        if tenant is not None and tenant != self.tenant:
-            raise Problem(
-                403,
-                "not-allowed",
-                en="Customers see only their own organization's tickets.",
-                es="Los clientes solo ven los tickets de su propia organización.",
-            )
-        return self.tenant or ""
+    """Every failure answers a problem document; an unreachable database answers 503."""
+    web.install_problems(
+        app,
+        unavailable=DATABASE_ERRORS,
+        unavailable_en="The SLA database is unreachable. Retry shortly.",
+        unavailable_es="La base de datos de SLA no responde. Reintente en breve.",
+    )
 
 
 def current_principal(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    key = header[7:].strip() if header.lower().startswith("bearer ") else None
-    key = key or request.headers.get("x-api-key")
-    keys: dict[str, dict[str, str]] = reader_of(request).settings.dev_keys
-    if not key or key not in keys:
-        raise Problem(
-            401,
-            "not-authenticated",
-            en="Send an API key: 'Authorization: Bearer <key>' (see the README).",
-            es="Envíe una clave de API: 'Authorization: Bearer <clave>' (vea el README).",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    known = {k: v for k, v in keys[key].items() if k in ("kind", "id", "name", "tenant")}
-    return Principal(**known)
+    return principal_from_keys(request, reader_of(request).settings.dev_keys)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
