@@ -215,3 +215,40 @@ def test_a_request_that_follows_the_policy_is_accepted(api: Api, body: dict[str,
         headers=CUSTOMER,
     )
     assert response.status_code == 201, response.text
+
+
+PRODITMA = {"policy": "proditma", "ticket_type": "solicitud-apoyo", "priority": "media"}
+CONTACT = {"id": "c-ana", "name": "Ana Ruiz", "email": "ana@acme.example"}
+
+
+@pytest.mark.parametrize(
+    ("contact", "rule", "field"),
+    [
+        # 002 agrees email, WhatsApp or SMS with each customer; chat is not among them.
+        ({**CONTACT, "channel": "webhook"}, "invalid-request", "contact.channel"),
+        # BITAM's customers are told by email only.
+        ({**CONTACT, "channel": "sms", "phone": "+573001234567"}, "channel-not-offered", None),
+        # A number is needed to reach a contact by WhatsApp.
+        ({**CONTACT, "channel": "whatsapp"}, "phone-required", "contact.phone"),
+        ({**CONTACT, "time_zone": "America/Atlantis"}, "invalid-request", "contact.time_zone"),
+    ],
+)
+def test_the_contacts_agreed_channel_must_be_offered_by_the_policy_and_reachable(
+    api: Api, contact: dict[str, Any], rule: str, field: str | None
+) -> None:
+    body = {**(BITAM if rule == "channel-not-offered" else PRODITMA), "tenant": "acme"}
+    request = {"title": "Solicitud", "description": "Detalle", **body, "contact": contact}
+    response = api.client.post("/v1/tickets", json=request, headers=AGENT)
+    assert is_problem(response, 422), response.text
+    assert response.json()["code"] == rule
+    assert response.json()["errors"][0]["field"] == (field or "contact.channel")
+    assert api.client.get("/v1/tickets", headers=AGENT).json()["items"] == []
+
+
+def test_a_contact_agreeing_on_whatsapp_travels_with_the_opened_ticket(api: Api) -> None:
+    contact = {**CONTACT, "channel": "whatsapp", "phone": "+525512345678"}
+    contact["time_zone"] = "America/Mexico_City"
+    request = {"title": "Solicitud", "description": "Detalle", **PRODITMA, "tenant": "acme"}
+    response = api.client.post("/v1/tickets", json={**request, "contact": contact}, headers=AGENT)
+    assert response.status_code == 201, response.text
+    assert response.json()["contact"] == {**contact, "locale": "es"}

@@ -10,8 +10,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts.events.base import EventPayload, Identifier, ShortText, Text
 
@@ -48,6 +49,17 @@ class ClosureKind(StrEnum):
     CUSTOMER_REQUEST = "customer_request"
 
 
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name)") from exc
+    return name
+
+
+ZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_zone)]
+
+
 class Contact(BaseModel):
     """The customer contact a ticket belongs to, as the notifier needs it."""
 
@@ -57,6 +69,25 @@ class Contact(BaseModel):
     name: ShortText
     email: ShortText
     locale: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] = "es"
+    phone: Annotated[str, StringConstraints(pattern=r"^\+[0-9]{7,15}$")] | None = Field(
+        default=None, description="E.164 number for SMS or WhatsApp, if the contact has one."
+    )
+    channel: AgreedChannel | None = Field(
+        default=None,
+        description="The single channel agreed with this contact (002); empty: the policy's "
+        "default.",
+    )
+    time_zone: Annotated[str, StringConstraints(max_length=64), AfterValidator(_zone)] | None = (
+        Field(default=None, description="IANA zone for times in messages; empty: the policy's.")
+    )
+
+
+class AgreedChannel(StrEnum):
+    """Channels a customer contact can agree to be told on (a subset of the notifier's)."""
+
+    EMAIL = "email"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
 
 
 class TicketEvent(EventPayload):

@@ -29,7 +29,7 @@ from ticket_api.domain.records import (
     parse_case_number,
 )
 from ticket_api.domain.ticket import Actor, Ticket, Trace
-from ticket_api.intake import check_open_request
+from ticket_api.intake import check_contact, check_open_request
 
 MAX_CASE_NUMBER_ATTEMPTS = 20
 
@@ -186,6 +186,7 @@ class TicketDesk(Application[UUID]):
             modality=modality,
             intake=intake or {},
         )
+        check_contact(rules, contact)
         if follow_up_of is not None:
             previous = self.ticket(follow_up_of)
             if previous.tenant != tenant:

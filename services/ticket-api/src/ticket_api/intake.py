@@ -92,6 +92,29 @@ def check_open_request(
     return CheckedRequest(priority=priority, intake=_intake(policy, ticket_type, intake))
 
 
+def check_contact(policy: SupportPolicy, contact: dict[str, Any]) -> None:
+    """The contact's agreed channel must be one the policy offers, and reachable (002)."""
+    channel = contact.get("channel")
+    if channel is None:
+        return
+    allowed = [c.value for c in policy.notifications.customer_channel.allowed]
+    if channel not in allowed:
+        raise PolicyRuleBroken(
+            "channel-not-offered",
+            field="contact.channel",
+            en=f"This policy agrees on one of: {', '.join(allowed)}; not {channel!r}.",
+            es=f"Esta política acuerda uno de: {', '.join(allowed)}; no {channel!r}.",
+        )
+    if channel in ("sms", "whatsapp") and not contact.get("phone"):
+        raise PolicyRuleBroken(
+            "phone-required",
+            field="contact.phone",
+            en=f"A contact told by {channel} needs a phone number (E.164, e.g. +573001234567).",
+            es=f"Un contacto avisado por {channel} necesita un teléfono (E.164, p. ej. "
+            "+573001234567).",
+        )
+
+
 def check_reclassification(
     policy: SupportPolicy,
     *,

@@ -17,6 +17,8 @@ from pydantic import (
 )
 
 from contracts.events.base import printable
+from contracts.events.ticket import AgreedChannel
+from contracts.policy.models import TimeZoneName
 from ticket_api.domain.ticket import Ticket
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
@@ -45,6 +47,15 @@ class ContactIn(_In):
     name: Short
     email: EmailStr
     locale: Literal["es", "en"] = "es"
+    phone: Annotated[str, StringConstraints(pattern=r"^\+[0-9]{7,15}$")] | None = Field(
+        None, description="E.164 number, needed when the agreed channel is sms or whatsapp."
+    )
+    channel: AgreedChannel | None = Field(
+        None, description="The single channel agreed with the contact (002); empty: the policy's."
+    )
+    time_zone: TimeZoneName | None = Field(
+        None, description="IANA time zone for times in messages; empty: the policy's."
+    )
 
 
 class OpenTicket(_In):
