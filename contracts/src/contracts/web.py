@@ -21,6 +21,19 @@ from contracts.problems import MEDIA_TYPE, prefers_english, problem_document
 
 log = logging.getLogger(__name__)
 
+DEV_PRINCIPALS: dict[str, dict[str, str]] = {
+    "dev-customer": {
+        "kind": "customer",
+        "id": "contact-ana",
+        "name": "Ana Ruiz",
+        "tenant": "acme",
+    },
+    "dev-agent": {"kind": "agent", "id": "agent-lucia", "name": "Lucía Gómez"},
+    "dev-supervisor": {"kind": "supervisor", "id": "sup-marco", "name": "Marco Díaz"},
+    "dev-service": {"kind": "service", "id": "dashboards", "name": "dashboards"},
+}
+"""One development key per role, the same keys as ticket-api's (see README)."""
+
 
 class Problem(Exception):
     """An error answered as-is (raised by views)."""

@@ -141,9 +141,17 @@ class DurableConsumer:
     """Runs a handler over a stream, exactly once per event, until stopped."""
 
     def __init__(
-        self, nc: NatsClient, settings: ConsumerSettings, inbox: Inbox, handler: Handler
+        self,
+        nc: NatsClient,
+        settings: ConsumerSettings,
+        inbox: Inbox,
+        handler: Handler,
+        *,
+        on_handled: Callable[[], None] | None = None,
     ) -> None:
         self.nc = nc
+        self.on_handled = on_handled
+        """Called after each newly handled event is committed (to wake a dispatcher)."""
         self.js = nc.jetstream()
         self.settings = settings
         self.inbox = inbox
@@ -238,6 +246,8 @@ class DurableConsumer:
                 await message.nak(delay=delay)
                 return
         await message.ack()
+        if done and self.on_handled is not None:
+            self.on_handled()
         async with self._progress:
             if done:
                 self.handled += 1

@@ -13,18 +13,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_PRINCIPALS: dict[str, dict[str, str]] = {
-    "dev-customer": {
-        "kind": "customer",
-        "id": "contact-ana",
-        "name": "Ana Ruiz",
-        "tenant": "acme",
-    },
-    "dev-agent": {"kind": "agent", "id": "agent-lucia", "name": "Lucía Gómez"},
-    "dev-supervisor": {"kind": "supervisor", "id": "sup-marco", "name": "Marco Díaz"},
-    "dev-service": {"kind": "service", "id": "dashboards", "name": "dashboards"},
-}
-"""One development key per role, the same keys as ticket-api's (see README)."""
+from contracts.web import DEV_PRINCIPALS
 
 
 def _postgres(name: str, default: Any) -> Any:

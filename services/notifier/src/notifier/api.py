@@ -1,0 +1,209 @@
+"""The delivery log over HTTP: what was sent to whom, what is being retried, what died.
+
+Support staff answer "nobody told us" from here: every message of a ticket with its channel,
+recipient, status, attempts and last error. Dead letters can be sent again once the cause is
+fixed (``POST /v1/deliveries/{id}/retry``). Message bodies are not served — the subject says
+what a message was; the body stays in the database. Staff and services only: the log holds
+customers' addresses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import asyncpg
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from contracts import web
+from contracts.clock import Clock
+from contracts.web import Principal, Problem, principal_from_keys
+from notifier.delivery import Dispatcher
+from notifier.settings import Settings
+
+DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+Status = Literal["pending", "sent", "dead"]
+ChannelName = Literal["email", "webhook", "chat", "sms", "whatsapp"]
+
+
+@dataclass
+class DeliveryReader:
+    settings: Settings
+    clock: Clock
+    pool: asyncpg.Pool | None = None
+    dispatcher: Dispatcher | None = None
+    """Woken when a dead letter is put back in line."""
+
+    def db(self) -> asyncpg.Pool:
+        if self.pool is None:
+            raise ConnectionError("the database pool is not open")
+        return self.pool
+
+
+def reader_of(request: Request) -> DeliveryReader:
+    reader: DeliveryReader = request.app.state.reader
+    return reader
+
+
+def staff(request: Request) -> Principal:
+    principal = principal_from_keys(request, reader_of(request).settings.dev_keys)
+    principal.require_staff(doing="read the delivery log", hacer="leer el registro de envíos")
+    return principal
+
+
+Staff = Annotated[Principal, Depends(staff)]
+Reader = Annotated[DeliveryReader, Depends(reader_of)]
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    event_id: str
+    event_type: str
+    ticket_id: str
+    tenant: str
+    policy: str
+    case_number: str
+    kind: str
+    audience: str
+    channel: str
+    recipient: str
+    recipient_name: str | None
+    locale: str
+    subject: str
+    status: Status
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> DeliveryOut:
+        return cls(
+            **{k: row[k] for k in cls.model_fields if k not in ("recipient", "next_attempt_at")},
+            recipient=row["address"],
+            next_attempt_at=row["next_attempt_at"] if row["status"] == "pending" else None,
+        )
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None
+
+
+router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
+
+
+@router.get("", summary="The delivery log, newest last, filtered")
+async def list_deliveries(
+    _: Staff,
+    reader: Reader,
+    ticket_id: str | None = None,
+    case_number: str | None = None,
+    channel: ChannelName | None = None,
+    status: Status | None = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> DeliveryPage:
+    """Filter by ticket (id or case number), channel and status; page with ``next_cursor``."""
+    limit = min(limit, reader.settings.page_size_cap)
+    clauses, args = ["seq > $1"], list[object]([int(cursor or 0)])
+    for column, value in (
+        ("ticket_id", ticket_id),
+        ("case_number", case_number),
+        ("channel", channel),
+        ("status", status),
+    ):
+        if value is not None:
+            args.append(value)
+            clauses.append(f"{column} = ${len(args)}")
+    args.append(limit + 1)
+    query = (
+        f"SELECT * FROM deliveries WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ${len(args)}"
+    )
+    async with reader.db().acquire() as conn:
+        rows = await conn.fetch(query, *args)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return DeliveryPage(
+        items=[DeliveryOut.of(r) for r in rows],
+        next_cursor=str(rows[-1]["seq"]) if more else None,
+    )
+
+
+@router.get("/{delivery_id}", summary="One delivery")
+async def get_delivery(delivery_id: str, _: Staff, reader: Reader) -> DeliveryOut:
+    async with reader.db().acquire() as conn:
+        row = await conn.fetchrow("SELECT * FROM deliveries WHERE id = $1", delivery_id)
+    if row is None:
+        raise Problem(
+            404,
+            "delivery-not-found",
+            en=f"There is no delivery {delivery_id!r}.",
+            es=f"No existe el envío {delivery_id!r}.",
+        )
+    return DeliveryOut.of(row)
+
+
+@router.post("/{delivery_id}/retry", summary="Send a dead letter again")
+async def retry_delivery(delivery_id: str, principal: Staff, reader: Reader) -> DeliveryOut:
+    """After fixing the cause (an address, a receiver), put a dead delivery back in line."""
+    async with reader.db().acquire() as conn:
+        row = await conn.fetchrow(
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $2,"
+            " claimed_until = NULL WHERE id = $1 AND status = 'dead' RETURNING *",
+            delivery_id,
+            reader.clock.now(),
+        )
+        if row is None:
+            exists: str | None = await conn.fetchval(
+                "SELECT status FROM deliveries WHERE id = $1", delivery_id
+            )
+    if row is None:
+        if exists is None:
+            return await get_delivery(delivery_id, principal, reader)  # answers the 404
+        raise Problem(
+            409,
+            "not-a-dead-letter",
+            en=f"Only dead deliveries can be retried; this one is {exists}.",
+            es=f"Solo se reintentan envíos fallidos; este está {exists}.",
+        )
+    if reader.dispatcher is not None:
+        reader.dispatcher.wake()
+    return DeliveryOut.of(row)
+
+
+def install(app: FastAPI) -> None:
+    web.install_problems(
+        app,
+        unavailable=DATABASE_ERRORS,
+        unavailable_en="The delivery log's database is unreachable. Retry shortly.",
+        unavailable_es="La base de datos del registro de envíos no responde. Reintente en breve.",
+    )
+    app.include_router(router)
+
+    @app.get("/healthz", tags=["health"], summary="Alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Database reachable, consumers attached")
+    async def readyz(request: Request) -> JSONResponse:
+        reader = reader_of(request)
+        body: dict[str, Any] = {"status": "ok", "database": "ok"}
+        try:
+            timeout = reader.settings.postgres_connect_timeout
+            async with asyncio.timeout(timeout + 1):
+                async with reader.db().acquire(timeout=timeout) as conn:
+                    await conn.fetchval("SELECT 1")
+        except (*DATABASE_ERRORS, ConnectionError) as exc:
+            body |= {"status": "unavailable", "database": type(exc).__name__}
+        background = getattr(request.app.state, "background", None)
+        if background is not None:
+            body["nats"] = "ok" if background.connected() else "disconnected"
+            if body["nats"] != "ok":
+                body["status"] = "unavailable"
+        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)

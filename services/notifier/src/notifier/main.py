@@ -1,0 +1,239 @@
+"""Builds the notifier in one place: settings, policies, destinations, senders, consumers.
+
+``create_app()`` is the app factory (tests pass their own settings, clock and pool);
+``main()`` serves it with uvicorn (the ``notifier`` command). With ``nats_url`` set, the app
+also runs two durable consumers (``TICKETS`` and ``SLA``) that log deliveries, and the
+dispatcher that sends them, as background tasks for as long as it serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import asyncpg
+import httpx2
+import nats
+from fastapi import FastAPI
+from nats.aio.client import Client as NatsClient
+
+from contracts.clock import Clock, SystemClock
+from contracts.events import SLA_STREAM, TICKETS_STREAM
+from contracts.messaging.consumer import ConsumerSettings, DurableConsumer, PostgresInbox
+from contracts.messaging.streams import StreamSettings, ensure_stream
+from contracts.policy import load_policies
+from contracts.simclock import SharedClock
+from notifier import api
+from notifier.channels import Sender
+from notifier.channels.chat import ChatSender
+from notifier.channels.email import EmailSender, SmtpSettings
+from notifier.channels.sms import SmsSender, SmsSettings
+from notifier.channels.webhook import WebhookSender
+from notifier.delivery import SCHEMA, Dispatcher, RetryPolicy
+from notifier.destinations import Destinations, load_destinations
+from notifier.messages import Messages
+from notifier.planning import Planner
+from notifier.settings import Settings
+
+log = logging.getLogger("notifier")
+
+DESCRIPTION = """
+The notifier's delivery log: every message the ticket and SLA events produced, per recipient
+and channel, with its status (pending, sent, dead), attempts and last error. Errors are
+RFC 9457 problem documents. Authenticate with `Authorization: Bearer <key>` (staff keys).
+"""
+
+
+def build_senders(
+    settings: Settings, destinations: Destinations, client: httpx2.AsyncClient, clock: Clock
+) -> dict[str, Sender]:
+    """One sender per configured channel; an unconfigured channel dead-letters its messages."""
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    senders: dict[str, Sender] = {
+        "email": EmailSender(
+            SmtpSettings(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                sender=settings.mail_from,
+                message_id_domain=settings.message_id_domain,
+                security=settings.smtp_security,
+                username=settings.smtp_username,
+                password=password,
+                timeout=settings.smtp_timeout_seconds,
+            )
+        ),
+        "webhook": WebhookSender(client, destinations, clock),
+        "chat": ChatSender(client, destinations),
+    }
+    if settings.sms_api_url:
+        sms = SmsSettings(
+            api_url=settings.sms_api_url,
+            account=settings.sms_account,
+            token=settings.sms_token.get_secret_value(),
+            sms_from=settings.sms_from,
+            whatsapp_from=settings.whatsapp_from,
+        )
+        senders["sms"] = SmsSender(client, sms, whatsapp=False)
+        senders["whatsapp"] = SmsSender(client, sms, whatsapp=True)
+    return senders
+
+
+class Background:
+    """The two consumers and the dispatcher, when a NATS server is configured."""
+
+    def __init__(self, settings: Settings, planner: Planner, dispatcher: Dispatcher) -> None:
+        self.settings = settings
+        self.planner = planner
+        self.dispatcher = dispatcher
+        self.nc: NatsClient | None = None
+        self.consumers: list[DurableConsumer] = []
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def connected(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
+
+    async def start(self, pool: asyncpg.Pool) -> None:
+        assert self.settings.nats_url
+        self.nc = await nats.connect(self.settings.nats_url)
+        js = self.nc.jetstream()
+        for name, durable, subjects in (
+            (TICKETS_STREAM, "notifier-tickets", "tickets.>"),
+            (SLA_STREAM, "notifier-sla", "sla.>"),
+        ):
+            await ensure_stream(js, name, StreamSettings())
+            inbox = PostgresInbox(pool, durable)
+            await inbox.setup()
+            self.consumers.append(
+                DurableConsumer(
+                    self.nc,
+                    ConsumerSettings(stream=name, durable=durable, filter_subject=subjects),
+                    inbox,
+                    self.planner.handle,
+                    on_handled=self.dispatcher.wake,
+                )
+            )
+        self.tasks = [
+            *(asyncio.create_task(c.run(), name=c.settings.durable) for c in self.consumers),
+            asyncio.create_task(
+                self.dispatcher.run(self.settings.dispatch_poll_seconds), name="dispatcher"
+            ),
+        ]
+
+    async def stop(self) -> None:
+        for consumer in self.consumers:
+            consumer.stop()
+        self.dispatcher.stop()
+        for task in self.tasks:
+            try:
+                await asyncio.wait_for(task, timeout=30)
+            except Exception:
+                log.exception("background task %s ended with an error", task.get_name())
+        if self.nc:
+            with contextlib.suppress(Exception):
+                await self.nc.close()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    pool: asyncpg.Pool | None = None,
+    senders: Mapping[str, Sender] | None = None,
+) -> FastAPI:
+    """The notifier, wired from settings (an injectable clock, pool and, for tests, senders).
+
+    A pool passed in is the caller's (it must belong to the event loop the app runs on) and is
+    not closed here; otherwise the app opens one from the ``POSTGRES_*`` settings.
+    """
+    settings = settings or Settings()
+    shared_clock = None
+    if clock is None and settings.simulated_clock:
+        if not settings.nats_url:
+            raise ValueError("NOTIFIER_SIMULATED_CLOCK needs NOTIFIER_NATS_URL")
+        clock = shared_clock = SharedClock(settings.nats_url)
+    clock = clock or SystemClock()
+    policies = load_policies(settings.policies_dir)
+    destinations = load_destinations(settings.destinations_file)
+    planner = Planner(policies, destinations, Messages(settings.templates_dir), clock)
+    reader = api.DeliveryReader(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if shared_clock is not None:
+            await shared_clock.start()
+        owned = pool is None
+        reader.pool = pool or await asyncpg.create_pool(**settings.pool_kwargs())
+        try:
+            async with reader.pool.acquire() as conn:
+                await conn.execute(SCHEMA)
+        except Exception as exc:  # serve anyway: /readyz says what is wrong
+            log.warning("could not prepare the delivery tables: %s", exc)
+        client = httpx2.AsyncClient(timeout=settings.http_timeout_seconds)
+        if senders is None:
+            chosen = build_senders(settings, destinations, client, clock)
+        else:
+            chosen = senders
+        dispatcher = Dispatcher(
+            reader.pool,
+            clock,
+            chosen,
+            retry=RetryPolicy(
+                max_attempts=settings.max_attempts,
+                base=timedelta(seconds=settings.retry_base_seconds),
+                cap=timedelta(seconds=settings.retry_cap_seconds),
+            ),
+            rate_limits=settings.rate_limits,
+            claim=timedelta(seconds=settings.claim_seconds),
+            batch=settings.dispatch_batch,
+        )
+        reader.dispatcher = app.state.dispatcher = dispatcher
+        background = Background(settings, planner, dispatcher) if settings.nats_url else None
+        app.state.background = background
+        if background:
+            await background.start(reader.pool)
+        try:
+            yield
+        finally:
+            if background:
+                await background.stop()
+            await client.aclose()
+            if owned:
+                await reader.pool.close()
+            reader.pool = None
+            if shared_clock is not None:
+                await shared_clock.stop()
+
+    app = FastAPI(
+        title="Support desk — notifier",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.reader = reader
+    app.state.planner = planner
+    api.install(app)
+    return app
+
+
+def main() -> None:
+    """Serve the notifier (the ``notifier`` command)."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    app = create_app(settings)
+    print(
+        f"notifier: http://{settings.host}:{settings.port}/docs  (SMTP "
+        f"{settings.smtp_host}:{settings.smtp_port}; nats: {settings.nats_url or 'off'})",
+        flush=True,
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""From a consumed event to the messages it makes: the notifier's consumer handler.
+
+For each ticket or SLA event, in the consumer's transaction: bring the ticket's view up to
+date, ask the policy's routes who hears about it, render each recipient's message in their
+language, and log one delivery per address and channel. Sending happens later, in the
+dispatcher — a slow SMTP server never holds the stream back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from opentelemetry import propagate
+
+from contracts.clock import Clock
+from contracts.events import CloudEvent, EventPayload
+from contracts.messaging.consumer import Connection, TransientError
+from contracts.policy import SupportPolicy
+from contracts.vocabulary import DeliveryChannel
+from notifier.delivery import Planned, plan
+from notifier.destinations import Destinations
+from notifier.messages import Messages
+from notifier.routing import recipients
+from notifier.tickets import TicketNotReady, TicketView, apply
+
+log = logging.getLogger(__name__)
+
+
+class Planner:
+    def __init__(
+        self,
+        policies: Mapping[str, SupportPolicy],
+        destinations: Destinations,
+        messages: Messages,
+        clock: Clock,
+    ) -> None:
+        self.policies = policies
+        self.destinations = destinations
+        self.messages = messages
+        self.clock = clock
+
+    async def handle(self, event: CloudEvent, payload: EventPayload, conn: Connection) -> None:
+        """The consumer handler: route and log the messages of one event."""
+        row = await conn.fetchrow(
+            "SELECT view FROM notifier_tickets WHERE ticket_id = $1 FOR UPDATE", event.subject
+        )
+        before = TicketView.model_validate_json(row["view"]) if row else None
+        try:
+            ticket = apply(before, event, payload)
+        except TicketNotReady as exc:
+            raise TransientError(str(exc)) from exc
+        if ticket is not before:
+            await conn.execute(
+                "INSERT INTO notifier_tickets (ticket_id, version, view) VALUES ($1, $2, $3)"
+                " ON CONFLICT (ticket_id) DO UPDATE SET version = $2, view = $3",
+                ticket.ticket_id,
+                ticket.version,
+                ticket.model_dump_json(),
+            )
+        policy = self.policies.get(event.policy)
+        if policy is None:
+            log.warning("event %s names unknown policy %r; nobody told", event.id, event.policy)
+            return
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        now = self.clock.now()
+        for recipient in recipients(event.event_name, payload, ticket, policy, self.destinations):
+            message = self.messages.render(
+                event=event, payload=payload, ticket=ticket, policy=policy, recipient=recipient
+            )
+            webhook = recipient.channel == DeliveryChannel.WEBHOOK
+            await plan(
+                conn,
+                Planned(
+                    event_id=event.id,
+                    event_type=event.event_name,
+                    ticket_id=ticket.ticket_id,
+                    tenant=ticket.tenant,
+                    policy=policy.id,
+                    case_number=ticket.case_number,
+                    kind=message.kind,
+                    audience=recipient.audience.value,
+                    channel=recipient.channel.value,
+                    address=recipient.address,
+                    recipient_name=recipient.name,
+                    locale=recipient.locale,
+                    subject=message.subject,
+                    body=message.body,
+                    short=message.short,
+                    event=event.model_dump(mode="json", exclude_none=True) if webhook else None,
+                    traceparent=carrier.get("traceparent"),
+                ),
+                now,
+            )

@@ -1,0 +1,118 @@
+"""The notifier's configuration, read from the environment in this one place.
+
+``NOTIFIER_*`` variables for the service itself; the delivery log's database is reached with
+the same ``POSTGRES_*`` variables as the other services. Addresses that are not part of a
+policy — agents' mailboxes, chat webhook URLs, integrations' webhooks and their secrets — live
+in the destinations file (``NOTIFIER_DESTINATIONS_FILE``), which is deployment data and secret.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.web import DEV_PRINCIPALS
+
+
+def _postgres(name: str, default: Any) -> Any:
+    """A field read from ``POSTGRES_<NAME>`` (or by its field name), ignoring the prefix."""
+    return Field(
+        default,
+        validation_alias=AliasChoices(f"postgres_{name}", f"POSTGRES_{name.upper()}"),
+    )
+
+
+class Settings(BaseSettings):
+    """``NOTIFIER_*`` variables, plus the ``POSTGRES_*`` ones of the database."""
+
+    model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8002
+    policies_dir: Path = Path("policies")
+    destinations_file: Path | None = None
+    """YAML with agents, chat webhooks and integrations (see README); empty: none."""
+    templates_dir: Path | None = None
+    """Overrides of the message templates: ``<dir>/<policy id>/<locale>/<kind>.txt`` first,
+    then ``<dir>/<locale>/<kind>.txt``, then the built-in ones."""
+    postgres_host: str = _postgres("host", "127.0.0.1")
+    postgres_port: int = _postgres("port", 5432)
+    postgres_user: str = _postgres("user", "postgres")
+    postgres_password: str = _postgres("password", "")
+    postgres_dbname: str = _postgres("dbname", "postgres")
+    postgres_connect_timeout: float = 2.0
+    pool_max_size: int = 10
+    nats_url: str | None = None
+    """NATS with JetStream: when set, the consumers and the dispatcher run in-process."""
+    simulated_clock: bool = False
+    """Read time from the clock shared through NATS (demos); needs nats_url."""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    """``starttls`` (port 587) or implicit ``tls`` (port 465) in production."""
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = 15.0
+    mail_from: str = "Mesa de soporte <soporte@supportdesk.local>"
+    message_id_domain: str = "supportdesk.local"
+    """Right-hand side of the stable ``Message-ID`` of each message."""
+
+    sms_api_url: str | None = None
+    """A Twilio-compatible Messages API (``https://api.twilio.com``); empty: SMS and WhatsApp
+    deliveries are dead-lettered as not configured."""
+    sms_account: str = ""
+    sms_token: SecretStr = SecretStr("")
+    sms_from: str = ""
+    whatsapp_from: str = ""
+    http_timeout_seconds: float = 10.0
+
+    max_attempts: int = 8
+    """Transient failures are retried this many times in all, then dead-lettered."""
+    retry_base_seconds: float = 30.0
+    retry_cap_seconds: float = 3600.0
+    claim_seconds: float = 120.0
+    """A claimed delivery is retried by another worker if not settled within this time."""
+    dispatch_batch: int = 50
+    dispatch_poll_seconds: float = 1.0
+    rate_limits: dict[str, float] = {
+        "email": 20.0,
+        "webhook": 50.0,
+        "chat": 1.0,
+        "sms": 5.0,
+        "whatsapp": 5.0,
+    }
+    """Messages per second per channel (Slack allows about one per second per webhook)."""
+
+    page_size_cap: int = 200
+    dev_mode: bool = False
+    dev_keys: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """JSON object: API key → principal (kind, id, name, tenant for customers)."""
+
+    @model_validator(mode="after")
+    def _development_keys(self) -> Settings:
+        if self.dev_mode and not self.dev_keys:
+            self.dev_keys = dict(DEV_PRINCIPALS)
+        return self
+
+    @field_validator("dev_keys", "rate_limits", mode="before")
+    @classmethod
+    def _json(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
+
+    def pool_kwargs(self) -> dict[str, Any]:
+        """``asyncpg.create_pool`` arguments."""
+        return {
+            "host": self.postgres_host,
+            "port": self.postgres_port,
+            "user": self.postgres_user,
+            "password": self.postgres_password,
+            "database": self.postgres_dbname,
+            "timeout": self.postgres_connect_timeout,
+            "min_size": 0,
+            "max_size": self.pool_max_size,
+        }
