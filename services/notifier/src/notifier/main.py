@@ -174,7 +174,7 @@ def create_app(
             log.warning("could not prepare the delivery tables: %s", exc)
         client = httpx2.AsyncClient(timeout=settings.http_timeout_seconds)
         if senders is None:
-            chosen = build_senders(settings, destinations, client, clock)
+            chosen: Mapping[str, Sender] = build_senders(settings, destinations, client, clock)
         else:
             chosen = senders
         dispatcher = Dispatcher(
