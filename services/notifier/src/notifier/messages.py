@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, format_timedelta
+from babel.dates import (
+    format_date,
+    format_skeleton,
+    format_time,
+    format_timedelta,
+    get_timezone_location,
+)
 from jinja2 import (
     BaseLoader,
     ChoiceLoader,
@@ -166,15 +172,26 @@ class Messages:
         language: str,
     ) -> dict[str, Any]:
         zone = ZoneInfo(recipient.time_zone)
-        babel_locale = language
 
         def when(value: datetime | None) -> str:
+            """``miércoles, 25 de noviembre de 2026, 15:30, hora de Colombia``."""
             if value is None:
                 return "—"
-            return format_datetime(value, "full", tzinfo=zone, locale=babel_locale)
+            local = value.astimezone(zone)
+            day = format_date(local, "full", locale=language)
+            time = format_time(local, "short", locale=language)
+            return f"{day}, {time}, {get_timezone_location(zone, locale=language)}"
+
+        def when_short(value: datetime | None) -> str:
+            """``mié, 25 nov 2026 14:30``: for subjects, chat and SMS."""
+            if value is None:
+                return "—"
+            local = value.astimezone(zone)
+            day = format_skeleton("yMMMEd", local, locale=language)
+            return f"{day} {format_time(local, 'short', locale=language)}"
 
         def duration(value: timedelta) -> str:
-            return format_timedelta(value, threshold=1.1, locale=babel_locale)
+            return format_timedelta(value, threshold=1.1, locale=language)
 
         levels = policy.escalation.levels if policy.escalation else []
         level_names = {lv.level: lv.name for lv in levels}
@@ -202,6 +219,7 @@ class Messages:
             "vendor": policy.vendor,
             "label": labels,
             "when": when,
+            "when_short": when_short,
             "duration": duration,
             "max_attempts": policy.abandonment.max_unanswered_contact_attempts,
         }
