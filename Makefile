@@ -5,7 +5,7 @@ UV := $(shell scripts/ensure-uv)
 RUN := $(UV) run --locked
 POLICIES ?= policies
 
-.PHONY: help sync run tail test lint format contracts policy-check bench-calendar bench-api bench-relay bench-timers clean
+.PHONY: help sync run tail mail test lint format contracts policy-check bench-calendar bench-api bench-relay bench-timers clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -19,6 +19,9 @@ run: sync  ## run the system: nats-server, PostgreSQL, sla-monitor :8001, ticket
 
 tail: sync  ## print ticket events as they reach NATS (with make run going)
 	@$(RUN) events-tail
+
+mail: sync  ## list the mail the running system sent (make run's local SMTP sink), the newest in full
+	@$(RUN) notifier-mail $(ARGS)
 
 test: sync  ## the whole test suite
 	@$(RUN) pytest -n auto -q

@@ -183,3 +183,13 @@ def wait_for_status(notifier: Running, status: str) -> dict[str, Any]:
     notifier.client.portal.call(settled)  # type: ignore[union-attr]
     [row] = notifier.deliveries(status=status)
     return row
+
+
+def test_events_too_old_to_matter_are_not_sent(notifier: Running) -> None:
+    # A notifier deployed on a month of history must not mail customers about last month.
+    old, new = Story("bitam"), Story("bitam")
+    notifier.publish(old.event(opened("bitam", JOHN), at=AT - timedelta(days=2)))
+    notifier.publish(new.event(opened("bitam", ANA)))
+    [mail] = notifier.sink.wait_for(1)
+    assert mail["To"] == "Ana Ruiz <ana@acme.example>"
+    assert notifier.deliveries(ticket_id=str(old.ticket_id)) == []

@@ -30,8 +30,10 @@ def main(argv: list[str] | None = None) -> None:
     if not args.maildir.exists():
         print(f"no mail yet in {args.maildir} (is `make run` running?)")
         return
-    box = mailbox.Maildir(args.maildir, create=False)
+    box = mailbox.Maildir(args.maildir, create=True)
     messages = sorted(box, key=lambda m: m.get_date())
+    if not messages:
+        print(f"no mail yet in {args.maildir}: open a ticket (see the README) and look again")
     for number, message in enumerate(messages, 1):
         print(f"{number:4}  {message['Date']}  {message['To']}\n      {message['Subject']}")
     if messages:

@@ -158,7 +158,13 @@ def create_app(
     clock = clock or SystemClock()
     policies = load_policies(settings.policies_dir)
     destinations = load_destinations(settings.destinations_file)
-    planner = Planner(policies, destinations, Messages(settings.templates_dir), clock)
+    planner = Planner(
+        policies,
+        destinations,
+        Messages(settings.templates_dir),
+        clock,
+        stale_after=timedelta(seconds=settings.stale_after_seconds),
+    )
     reader = api.DeliveryReader(settings, clock)
 
     @asynccontextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 
 from opentelemetry import propagate
 
@@ -34,7 +35,9 @@ class Planner:
         destinations: Destinations,
         messages: Messages,
         clock: Clock,
+        stale_after: timedelta = timedelta(days=1),
     ) -> None:
+        self.stale_after = stale_after
         self.policies = policies
         self.destinations = destinations
         self.messages = messages
@@ -62,9 +65,12 @@ class Planner:
         if policy is None:
             log.warning("event %s names unknown policy %r; nobody told", event.id, event.policy)
             return
+        now = self.clock.now()
+        if now - event.time > self.stale_after:
+            log.info("event %s is from %s: too old to tell anyone now", event.id, event.time)
+            return
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
-        now = self.clock.now()
         for recipient in recipients(event.event_name, payload, ticket, policy, self.destinations):
             message = self.messages.render(
                 event=event, payload=payload, ticket=ticket, policy=policy, recipient=recipient

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     simulated_clock: bool = False
     """Read time from the clock shared through NATS (demos); needs nats_url."""
 
+    stale_after_seconds: float = 86400.0
+    """Events older than this (by their time, on the service's clock) are logged, not sent:
+    a notifier deployed on a month of history must not mail customers about last month."""
+
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_security: Literal["none", "starttls", "tls"] = "none"
