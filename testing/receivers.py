@@ -13,6 +13,7 @@ import json
 import socket
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -69,6 +70,22 @@ class SmtpSink:
 
     def stop(self) -> None:
         self.controller.stop()
+
+    def wait_until(
+        self, wanted: Callable[[EmailMessage], bool], timeout: float = 30
+    ) -> EmailMessage:
+        """The first message that ``wanted`` accepts, waiting for it to arrive."""
+        with self.arrived:
+            found: list[EmailMessage] = []
+
+            def arrived() -> bool:
+                found[:] = [m for m in self.messages if wanted(m)]
+                return bool(found)
+
+            if not self.arrived.wait_for(arrived, timeout):
+                subjects = [(m["To"], m["Subject"]) for m in self.messages]
+                raise AssertionError(f"no such message among {subjects}")
+            return found[0]
 
     def wait_for(self, count: int, timeout: float = 10) -> list[EmailMessage]:
         with self.arrived:

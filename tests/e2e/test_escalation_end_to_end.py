@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx2
 import pytest
+from e2e_system import MEXICO, POLICIES, System, running_system
 from fastapi.testclient import TestClient
 from nats_server import NatsServer
 
@@ -30,65 +29,16 @@ from ticket_api.main import create_app as ticket_api_app
 from ticket_api.settings import DEV_PRINCIPALS
 from ticket_api.settings import Settings as TicketSettings
 
-POLICIES = Path(__file__).resolve().parents[2] / "policies"
-MEXICO = ZoneInfo("America/Mexico_City")
 CUSTOMER = {"Authorization": "Bearer dev-customer"}
 AGENT = {"Authorization": "Bearer dev-agent"}
-
-
-@dataclass
-class System:
-    clock: ManualClock
-    ticket_api: TestClient
-    sla_monitor: TestClient
-
-    def projected(self, events: int) -> None:
-        """Wait until sla-monitor has handled ``events`` ticket events."""
-        consumer = self.sla_monitor.app.state.background.consumer  # type: ignore[attr-defined]
-        self.sla_monitor.portal.call(  # type: ignore[union-attr]
-            asyncio.wait_for, consumer.wait_handled(events), 30
-        )
-
-    def history(self, ticket: str) -> list[dict[str, Any]]:
-        return self.ticket_api.get(f"/v1/tickets/{ticket}/events", headers=AGENT).json()  # type: ignore[no-any-return]
 
 
 @pytest.fixture
 def system(
     nats_server: NatsServer, postgres_env: dict[str, str], tmp_path: Path
 ) -> Iterator[System]:
-    clock = ManualClock(datetime(2026, 11, 23, 9, tzinfo=MEXICO))  # a Monday
-    tickets = ticket_api_app(
-        TicketSettings(
-            data_dir=tmp_path,
-            policies_dir=POLICIES,
-            dev_keys=DEV_PRINCIPALS,
-            nats_url=nats_server.url,
-        ),
-        clock=clock,
-        environ={},
-    )
-    commands = TicketApiCommands(
-        httpx2.AsyncClient(transport=httpx2.ASGITransport(app=tickets), base_url="http://t"),
-        "dev-service",
-    )
-    sla = sla_monitor_app(
-        SlaSettings(
-            policies_dir=POLICIES,
-            nats_url=nats_server.url,
-            timer_poll_seconds=0.05,
-            postgres_host=postgres_env["POSTGRES_HOST"],
-            postgres_port=int(postgres_env["POSTGRES_PORT"]),
-            postgres_user=postgres_env["POSTGRES_USER"],
-            postgres_password=postgres_env["POSTGRES_PASSWORD"],
-            postgres_dbname=postgres_env["POSTGRES_DBNAME"],
-            dev_mode=True,
-        ),
-        clock=clock,
-        commands=commands,
-    )
-    with TestClient(tickets) as ticket_api, TestClient(sla) as sla_monitor:
-        yield System(clock, ticket_api, sla_monitor)
+    with running_system(nats_server, postgres_env, tmp_path) as running:
+        yield running
 
 
 def test_an_unresolved_proditma_ticket_climbs_to_level_3_with_an_etr_each_time(
