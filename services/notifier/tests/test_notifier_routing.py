@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from notifier_fixtures import ANA, ANA_WHATSAPP, AT, POLICIES, SERVICE, Story, opened
+from notifier_fixtures import ANA, ANA_WHATSAPP, AT, POLICIES, ROOT, SERVICE, Story, opened
 
 from contracts.events import payload_of
 from contracts.events import sla as se
 from contracts.events import ticket as te
 from contracts.vocabulary import Audience, DeliveryChannel, Metric
-from notifier.destinations import Agent, Destinations, Integration
+from notifier.destinations import Agent, Destinations, Integration, load_destinations
 from notifier.routing import Recipient, recipients
 from notifier.tickets import TicketNotReady, TicketView, apply
 
@@ -162,3 +163,21 @@ def test_a_ticket_event_after_a_gap_waits_for_the_missing_one() -> None:
     late = te.InProgress(actor=SERVICE)
     with pytest.raises(TicketNotReady):
         apply(ticket, story.event(late), late)
+
+
+def test_the_example_destinations_file_is_valid() -> None:
+    example = load_destinations(ROOT / "config" / "destinations.example.yaml")
+    assert example.agent("agent-lucia") == example.agents["agent-lucia"]
+    assert example.agent("someone@desk.example") == Agent(email="someone@desk.example")
+    assert example.integrations["acme-erp"].wants("acme", "ticket.opened")
+    assert not example.integrations["acme-erp"].wants("acme", "sla.breached")
+    assert not example.integrations["acme-erp"].wants("globex", "ticket.opened")
+
+
+def test_a_destinations_file_with_a_weak_secret_is_refused_naming_the_field(
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "destinations.yaml"
+    bad.write_text("integrations:\n  erp: {url: 'https://erp.example/h', secret: 'hunter2'}\n")
+    with pytest.raises(ValueError, match=r"integrations\.erp\.secret: webhook secrets look like"):
+        load_destinations(bad)
