@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx2
-from notifier_fixtures import AT, Story, opened
+from notifier_fixtures import AT, ROOT, Story, opened
 from receivers import HttpReceiver, SmtpSink, free_port
 from standardwebhooks.webhooks import Webhook
 
@@ -424,3 +424,21 @@ def test_a_crash_between_sending_and_settling_resends_with_the_same_id_after_the
         assert row["status"] == "sent" and row["attempts"] == 2
     finally:
         receiver.stop()
+
+
+def test_the_readmes_verification_recipe_accepts_our_signature_and_refuses_a_forgery() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```python\nimport base64, hashlib, hmac, time")
+    recipe = readme[start + len("```python\n") : readme.index("```", start + 3)]
+    namespace: dict[str, Any] = {}
+    exec(recipe, namespace)
+    body = b'{"id":"t1:1"}'
+    timestamp = int(time.time())
+    headers = {
+        "webhook-id": "d-1",
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(signing_key(SECRET), "d-1", timestamp, body),
+    }
+    assert namespace["verify"](SECRET, headers, body)
+    assert not namespace["verify"](SECRET, headers, b'{"id":"t1:2"}')
+    assert not namespace["verify"](SECRET, {**headers, "webhook-timestamp": "1000"}, body)
