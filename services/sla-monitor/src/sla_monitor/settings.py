@@ -8,23 +8,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
+from contracts.messaging.database import PostgresSettings
 from contracts.web import DEV_PRINCIPALS
 
 
-def _postgres(name: str, default: Any) -> Any:
-    """A field read from ``POSTGRES_<NAME>`` (or by its field name), ignoring the prefix."""
-    return Field(
-        default,
-        validation_alias=AliasChoices(f"postgres_{name}", f"POSTGRES_{name.upper()}"),
-    )
-
-
-class Settings(BaseSettings):
+class Settings(PostgresSettings):
     """``SLA_MONITOR_*`` variables, plus the ``POSTGRES_*`` ones of the database."""
 
     model_config = SettingsConfigDict(env_prefix="SLA_MONITOR_", extra="ignore")
@@ -32,14 +24,6 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8001
     policies_dir: Path = Path("policies")
-    postgres_host: str = _postgres("host", "127.0.0.1")
-    postgres_port: int = _postgres("port", 5432)
-    postgres_user: str = _postgres("user", "postgres")
-    postgres_password: str = _postgres("password", "")
-    postgres_dbname: str = _postgres("dbname", "postgres")
-    postgres_connect_timeout: float = 2.0
-    """Seconds to wait for a database connection before answering 503."""
-    pool_max_size: int = 10
     nats_url: str | None = None
     """NATS with JetStream: when set, the projection consumer and the timer loop run in-process;
     unset, the service only serves what is already in the database."""
@@ -73,16 +57,3 @@ class Settings(BaseSettings):
     @classmethod
     def _json(cls, value: object) -> object:
         return json.loads(value) if isinstance(value, str) else value
-
-    def pool_kwargs(self) -> dict[str, Any]:
-        """``asyncpg.create_pool`` arguments."""
-        return {
-            "host": self.postgres_host,
-            "port": self.postgres_port,
-            "user": self.postgres_user,
-            "password": self.postgres_password,
-            "database": self.postgres_dbname,
-            "timeout": self.postgres_connect_timeout,
-            "min_size": 0,
-            "max_size": self.pool_max_size,
-        }
