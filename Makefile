@@ -5,7 +5,7 @@ UV := $(shell scripts/ensure-uv)
 RUN := $(UV) run --locked
 POLICIES ?= policies
 
-.PHONY: help sync run tail mail test lint format contracts policy-check bench-calendar bench-api bench-relay bench-timers clean
+.PHONY: help sync run tail mail test lint format contracts policy-check bench-calendar bench-api bench-relay bench-timers bench-notifier clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -49,6 +49,9 @@ bench-api: sync  ## REST commands/s and latency on PostgreSQL vs echo and plain-
 
 bench-relay: sync  ## outbox relay catch-up events/s vs raw publish_async; commit -> consumer latency
 	@$(RUN) python bench/relay.py
+
+bench-notifier: sync  ## the notifier: events planned per second, mails sent per second (vs bare SMTP sends)
+	@$(RUN) python bench/notifier.py $(ARGS)
 
 bench-timers: sync  ## SLA timers at 100k open tickets (ARGS=--million adds 1M): memory, arming, firing lag, recovery
 	@$(RUN) python bench/timers.py $(ARGS)

@@ -442,3 +442,27 @@ def test_the_readmes_verification_recipe_accepts_our_signature_and_refuses_a_for
     assert namespace["verify"](SECRET, headers, body)
     assert not namespace["verify"](SECRET, headers, b'{"id":"t1:2"}')
     assert not namespace["verify"](SECRET, {**headers, "webhook-timestamp": "1000"}, body)
+
+
+def test_each_channel_sends_under_its_own_rate_limit(postgres_env: dict[str, str]) -> None:
+    slack = HttpReceiver()
+    try:
+
+        async def scenario() -> tuple[bool, bool]:
+            client = httpx2.AsyncClient(timeout=5)
+            chat = Destinations(chat={"soporte": ChatDestination(url=f"{slack.url}/hook")})
+            limits = {"chat": 1.0, "email": 50.0}
+            async with Desk(
+                postgres_env, {"chat": ChatSender(client, chat)}, rate_limits=limits
+            ) as desk:
+                await desk.log(planned("chat", "soporte"))
+                await desk.dispatcher.dispatch_due()
+                # Slack's one message a second: the chat bucket is full after one message,
+                # while email's is untouched.
+                limiters = desk.dispatcher.limiters
+                return limiters["chat"].has_capacity(), limiters["email"].has_capacity()
+
+        assert run(scenario()) == (False, True)
+        slack.wait_for(1)
+    finally:
+        slack.stop()

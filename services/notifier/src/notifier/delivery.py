@@ -288,19 +288,22 @@ class Dispatcher:
     async def _settle(self, rows: list[asyncpg.Record], outcomes: list[Outcome]) -> None:
         now = self.clock.now()
         attempts = {row["id"]: row["attempts"] for row in rows}
+        sent = [o.delivery_id for o in outcomes if o.sent]
         async with self.pool.acquire() as conn, conn.transaction():
+            if sent:  # the common case, in one statement
+                await conn.execute(
+                    "UPDATE deliveries SET status = 'sent', sent_at = $2,"
+                    " claimed_until = NULL, last_error = NULL"
+                    " WHERE id = ANY($1::text[]) AND status = 'pending'",
+                    sent,
+                    now,
+                )
+                self.sent += len(sent)
             for outcome in outcomes:
                 attempt = attempts[outcome.delivery_id]
                 if outcome.sent:
-                    await conn.execute(
-                        "UPDATE deliveries SET status = 'sent', sent_at = $2,"
-                        " claimed_until = NULL, last_error = NULL"
-                        " WHERE id = $1 AND status = 'pending'",
-                        outcome.delivery_id,
-                        now,
-                    )
-                    self.sent += 1
-                elif outcome.permanent or attempt >= self.retry.max_attempts:
+                    continue
+                if outcome.permanent or attempt >= self.retry.max_attempts:
                     reason = outcome.reason or "failed"
                     if not outcome.permanent:
                         reason = f"gave up after {attempt} attempts: {reason}"
