@@ -51,7 +51,7 @@ bench-relay: sync  ## outbox relay catch-up events/s vs raw publish_async; commi
 	@$(RUN) python bench/relay.py
 
 bench-notifier: sync  ## the notifier: events planned per second, mails sent per second (vs bare SMTP sends)
-	@$(RUN) python bench/notifier.py $(ARGS)
+	@$(RUN) python bench/deliveries.py $(ARGS)
 
 bench-timers: sync  ## SLA timers at 100k open tickets (ARGS=--million adds 1M): memory, arming, firing lag, recovery
 	@$(RUN) python bench/timers.py $(ARGS)

@@ -1,6 +1,6 @@
 """The notifier's throughput: planning messages from events, and sending them over SMTP.
 
-Run: ``make bench-notifier`` (or ``uv run python bench/notifier.py --events 2000``). Starts a
+Run: ``make bench-notifier`` (or ``uv run python bench/deliveries.py --events 2000``). Starts a
 throw-away PostgreSQL (``testing/postgres.py``) and a local SMTP server (aiosmtpd, in a thread
 of this process, on 127.0.0.1), then:
 
