@@ -1,6 +1,6 @@
 """End to end: what people are told as a PRODITMA ticket is opened, taken and escalated (002).
 
-A staff member opens a ticket for Ana, who agreed on email; an engineer takes it; the SLA
+A staff member opens a ticket for Ana, a registered contact who agreed on email; an engineer takes it; the SLA
 runs half of the resolution time and sla-monitor escalates it. Ana hears of each step on her
 channel, the level-2 group is told of the escalation with the ETR, and the engineer and the
 level-1 group are warned before the first-response target is missed — all through the real
@@ -45,7 +45,7 @@ def test_the_customer_and_each_level_hear_of_an_escalation_with_its_etr(system: 
         json={
             "policy": "proditma",
             "tenant": "acme",
-            "contact": {"id": "c-ana", "name": "Ana Ruiz", "email": "ana@acme.example"},
+            "contact": "contact-ana",  # registered: Ana Ruiz <ana@acme.example>, agreed email
             "title": "El portal no carga",
             "description": "Error 500 al entrar",
             "ticket_type": "incidente",

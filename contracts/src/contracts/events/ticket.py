@@ -90,6 +90,20 @@ class AgreedChannel(StrEnum):
     WHATSAPP = "whatsapp"
 
 
+class Attachment(BaseModel):
+    """A file that came with a request or a reply; its content is kept by ticket-api and
+    served at ``/v1/tickets/{id}/attachments/{id}`` to whoever may see the ticket."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(
+        description="SHA-256 of the content."
+    )
+    name: ShortText
+    media_type: Annotated[str, StringConstraints(max_length=127)]
+    size: Annotated[int, Field(ge=0)]
+
+
 class TicketEvent(EventPayload):
     """Base of the ticket events."""
 
@@ -117,6 +131,10 @@ class Opened(TicketEvent):
     follow_up_of: UUID | None = Field(
         default=None, description="The closed ticket this one continues (closed never reopens)."
     )
+    space: Identifier | None = Field(
+        default=None, description="The contracted space the request is about (000), if any."
+    )
+    attachments: list[Attachment] = Field(default_factory=list)
 
 
 class Classified(TicketEvent):
@@ -159,6 +177,7 @@ class CustomerReplied(TicketEvent):
 
     body: Text
     channel: Channel = Channel.PORTAL
+    attachments: list[Attachment] = Field(default_factory=list)
 
 
 class AwaitingCustomer(TicketEvent):

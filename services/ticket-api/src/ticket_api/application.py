@@ -167,6 +167,9 @@ class TicketDesk(Application[UUID]):
         modality: str | None = None,
         intake: dict[str, Any] | None = None,
         follow_up_of: UUID | None = None,
+        space: str | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+        require_intake: bool = True,
         by: Actor,
         trace: Trace | None = None,
         idempotency: Idempotency | None = None,
@@ -185,6 +188,7 @@ class TicketDesk(Application[UUID]):
             product_version=product_version,
             modality=modality,
             intake=intake or {},
+            require_intake=require_intake,
         )
         check_contact(rules, contact)
         if follow_up_of is not None:
@@ -215,6 +219,8 @@ class TicketDesk(Application[UUID]):
                 intake=checked.intake,
                 follow_up_of=follow_up_of,
                 feature_request=rules.ticket_type(ticket_type).sla_exempt,
+                space=space,
+                attachments=list(attachments or []),
             )
             try:
                 self.save(ticket, numbers, *self._remember(idempotency, ticket))

@@ -48,6 +48,7 @@ def check_open_request(
     product_version: str | None,
     modality: str | None,
     intake: dict[str, Any],
+    require_intake: bool = True,
 ) -> CheckedRequest:
     """Check a new request against its policy; raise ``PolicyRuleBroken`` on the first refusal."""
     _known(
@@ -89,7 +90,9 @@ def check_open_request(
             en="This policy has no contracted modalities.",
             es="Esta política no tiene modalidades contratadas.",
         )
-    return CheckedRequest(priority=priority, intake=_intake(policy, ticket_type, intake))
+    return CheckedRequest(
+        priority=priority, intake=_intake(policy, ticket_type, intake, require_intake)
+    )
 
 
 def check_contact(policy: SupportPolicy, contact: dict[str, Any]) -> None:
@@ -205,10 +208,14 @@ def _product(policy: SupportPolicy, product: str | None, version: str | None) ->
         )
 
 
-def _intake(policy: SupportPolicy, ticket_type: str, intake: dict[str, Any]) -> dict[str, Any]:
-    """Required fields present, no unknown ones, each of the right kind."""
-    required = policy.required_fields_for(ticket_type)
-    allowed = {*required, *policy.ticket_type(ticket_type).optional_fields}
+def _intake(
+    policy: SupportPolicy, ticket_type: str, intake: dict[str, Any], require: bool = True
+) -> dict[str, Any]:
+    """Required fields present (unless ``require`` is off), no unknown ones, each of the right
+    kind. A request by email cannot fill a form: the agent asks for what is missing."""
+    needed = policy.required_fields_for(ticket_type)
+    required = needed if require else []
+    allowed = {*needed, *policy.ticket_type(ticket_type).optional_fields}
     fields = {f.id: f for f in policy.intake_fields}
     if unknown := sorted(set(intake) - allowed):
         raise PolicyRuleBroken(

@@ -25,9 +25,13 @@ from contracts.messaging.streams import StreamSettings
 from contracts.policy import load_policies
 from contracts.simclock import SharedClock
 from ticket_api.api import problems
+from ticket_api.api.directory.views import router as directory_router
 from ticket_api.api.policies.views import router as policies_router
+from ticket_api.api.principals import Authenticator
 from ticket_api.api.tickets.views import router as tickets_router
 from ticket_api.application import TicketDesk
+from ticket_api.dev_seed import seed_development_directory
+from ticket_api.directory import Directory
 from ticket_api.lease import FileLease, Lease, PostgresLease
 from ticket_api.read_model import TicketList
 from ticket_api.relay import OutboxRelay, RelaySettings
@@ -84,12 +88,17 @@ def create_app(
     )
     app.state.settings = settings
     app.state.desk = desk
+    app.state.directory = directory = Directory(desk)
+    if settings.dev_keys:  # development keys act for the development directory
+        seed_development_directory(directory)
+    app.state.authenticator = Authenticator(settings, directory)
     app.state.ticket_list = ticket_list = TicketList(desk)
     app.state.relay = relay
     problems.install(app)
     _limit_body_size(app, settings.max_body_bytes)
     app.include_router(tickets_router)
     app.include_router(policies_router)
+    app.include_router(directory_router)
     _health(app)
     if not isinstance(trace.get_tracer_provider(), TracerProvider):
         trace.set_tracer_provider(TracerProvider())

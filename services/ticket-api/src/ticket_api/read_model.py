@@ -59,6 +59,8 @@ class TicketFilter:
     assignee: str | None = None
     level: int | None = None
     updated_since: datetime | None = None
+    tenants: tuple[str, ...] | None = None
+    """Only these tenants' tickets (the caller's scope); None: every tenant."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,10 @@ class TicketList:
             if value is not None:
                 clauses.append(f"{column} = :{column}")
                 params[column] = value
+        if where.tenants is not None:
+            names = [f"scope{i}" for i in range(len(where.tenants))] or ["scope_none"]
+            clauses.append(f"tenant IN ({', '.join(':' + n for n in names)})")
+            params |= dict(zip(names, where.tenants or ("",), strict=False))
         if where.updated_since is not None:
             clauses.append("updated_at >= :since")
             params["since"] = self._time(where.updated_since)

@@ -25,8 +25,9 @@ DEV_PRINCIPALS: dict[str, dict[str, str]] = {
     "dev-agent": {"kind": "agent", "id": "agent-lucia", "name": "Lucía Gómez"},
     "dev-supervisor": {"kind": "supervisor", "id": "sup-marco", "name": "Marco Díaz"},
     "dev-service": {"kind": "service", "id": "sla-monitor", "name": "sla-monitor"},
+    "dev-admin": {"kind": "admin", "id": "admin-ops", "name": "Operaciones"},
 }
-"""One development key per role, until real authentication arrives (see README)."""
+"""One development key per role, for the development directory ``make run`` seeds (README)."""
 
 
 class Settings(BaseSettings):
@@ -54,6 +55,20 @@ class Settings(BaseSettings):
     """How long JetStream remembers a Nats-Msg-Id: re-publishes within it are dropped."""
     max_body_bytes: int = 1_048_576
     page_size_cap: int = 200
+    oidc_issuer: str | None = None
+    """OIDC bearer tokens: the issuer (``iss``) tokens must name; with ``oidc_jwks_url``."""
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    """Where the issuer publishes its signing keys (JWKS); unset, tokens are not accepted."""
+    oidc_algorithms: list[str] = ["RS256", "ES256"]
+    oidc_roles_claim: str = "roles"
+    """Claim with the caller's roles: customer, agent, supervisor, admin or service."""
+    oidc_email_claim: str = "email"
+    """Claim naming a customer: the email of a registered contact."""
+    rate_limit: str = "600/minute"
+    """Requests per principal (``limits`` notation: ``100/second``, ``600/minute``)."""
+    failed_auth_rate_limit: str = "30/minute"
+    """Failed authentications per client address before it is told to wait."""
     dev_mode: bool = False
     """Accept the development keys of ``DEV_PRINCIPALS`` (``make run`` turns this on)."""
     dev_keys: dict[str, dict[str, str]] = Field(default_factory=dict)
@@ -65,7 +80,7 @@ class Settings(BaseSettings):
             self.dev_keys = dict(DEV_PRINCIPALS)
         return self
 
-    @field_validator("dev_keys", mode="before")
+    @field_validator("dev_keys", "oidc_algorithms", mode="before")
     @classmethod
     def _json(cls, value: object) -> object:
         return json.loads(value) if isinstance(value, str) else value

@@ -1,20 +1,42 @@
 """Who is calling: every endpoint receives the acting principal through one dependency.
 
-Until real authentication (API keys stored hashed, OIDC) arrives, a development key per role
-is configured (``TICKET_API_DEV_KEYS``) and sent as ``Authorization: Bearer <key>`` or
-``X-API-Key``. The principal is recorded on every event the request causes.
+Three ways in, all resolved against the directory so that a deactivated tenant, contact or
+staff member is shut out at once, whatever credential they hold:
+
+- **API keys** (``Authorization: Bearer sdk_…`` or ``X-API-Key``): issued by an admin, shown
+  once, stored as a hash, revocable (``ticket_api.domain.directory.ApiKey``).
+- **OIDC bearer tokens** (JWT): signature checked against the issuer's JWKS (fetched and
+  cached; an unknown ``kid`` refetches it, which is how key rotation reaches us), ``iss``,
+  ``aud`` and expiry verified. The role comes from a claim (``roles`` by default); a customer
+  is the registered contact with the token's ``email``; staff are registered by ``sub``.
+- **Development keys** (``TICKET_API_DEV_MODE=true`` only, as ``make run`` does): fixed keys
+  for the seeded development directory (see README).
+
+Each principal is rate limited (a moving window per principal; failed authentications per
+client address), answering 429 with ``Retry-After``. Credentials are never logged.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import jwt
 from fastapi import Depends, Request
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 
 from ticket_api.api.problems import Problem
+from ticket_api.directory import STAFF_ROLES, Directory, Holder
+from ticket_api.domain.directory import ALL_TENANTS
+from ticket_api.domain.errors import AccessRefused, NotRegistered
+from ticket_api.settings import Settings
 
-STAFF = {"agent", "supervisor", "admin"}
+log = logging.getLogger(__name__)
+STAFF = set(STAFF_ROLES)
+KINDS = {"customer", "service", *STAFF}
 
 
 @dataclass(frozen=True)
@@ -25,6 +47,23 @@ class Principal:
     tenant: str | None = None
     email: str | None = None
     locale: str = "es"
+    tenants: tuple[str, ...] = (ALL_TENANTS,)
+    """The tenants whose tickets this principal sees (agents: those they serve)."""
+    contact: dict[str, Any] | None = field(default=None, compare=False)
+
+    @classmethod
+    def of(cls, holder: Holder) -> Principal:
+        contact = holder.contact or {}
+        return cls(
+            kind=holder.kind,
+            id=holder.id,
+            name=holder.name,
+            tenant=holder.tenant,
+            email=contact.get("email"),
+            locale=contact.get("locale") or "es",
+            tenants=(holder.tenant or "",) if holder.kind == "customer" else holder.tenants,
+            contact=holder.contact,
+        )
 
     @property
     def actor(self) -> dict[str, Any]:
@@ -35,9 +74,13 @@ class Principal:
     def is_customer(self) -> bool:
         return self.kind == "customer"
 
+    @property
+    def sees_all(self) -> bool:
+        return not self.is_customer and ALL_TENANTS in self.tenants
+
     def may_see(self, tenant: str) -> bool:
-        """Customers see their own tenant only; staff and services see all (for now)."""
-        return not self.is_customer or self.tenant == tenant
+        """Customers see their own tenant; agents the tenants they serve; the rest all."""
+        return self.sees_all or tenant in self.tenants
 
     def require(self, *kinds: str, doing: str) -> None:
         if self.kind not in kinds:
@@ -49,20 +92,103 @@ class Principal:
             )
 
 
-def current_principal(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    key = header[7:].strip() if header.lower().startswith("bearer ") else None
-    key = key or request.headers.get("x-api-key")
-    keys: dict[str, dict[str, str]] = request.app.state.settings.dev_keys
-    if not key or key not in keys:
-        raise Problem(
-            401,
-            "not-authenticated",
-            en="Send an API key: 'Authorization: Bearer <key>' (see the README).",
-            es="Envíe una clave de API: 'Authorization: Bearer <clave>' (vea el README).",
-            headers={"WWW-Authenticate": "Bearer"},
+class Authenticator:
+    """Turns a request's credential into a principal (one per app, built by the factory)."""
+
+    def __init__(self, settings: Settings, directory: Directory) -> None:
+        self.settings = settings
+        self.directory = directory
+        self.jwks = (
+            jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True, lifespan=3600)
+            if settings.oidc_jwks_url
+            else None
         )
-    return Principal(**keys[key])
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.per_principal = parse(settings.rate_limit)
+        self.per_failure = parse(settings.failed_auth_rate_limit)
+
+    def __call__(self, request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        credential = header[7:].strip() if header.lower().startswith("bearer ") else None
+        credential = credential or request.headers.get("x-api-key")
+        client = request.client.host if request.client else "unknown"
+        if not self.limiter.test(self.per_failure, "failed", client):
+            raise self._too_many(self.per_failure)
+        try:
+            holder = self._holder(credential) if credential else None
+        except AccessRefused as refused:
+            raise Problem(403, refused.code, en=refused.en, es=refused.es) from None
+        if holder is None:
+            self.limiter.hit(self.per_failure, "failed", client)
+            raise Problem(
+                401,
+                "not-authenticated",
+                en="Send a valid API key or token: 'Authorization: Bearer <key>' (see README).",
+                es="Envíe una clave o token válidos: 'Authorization: Bearer <clave>' (vea README).",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not self.limiter.hit(self.per_principal, holder.kind, holder.id):
+            raise self._too_many(self.per_principal)
+        return Principal.of(holder)
+
+    def _too_many(self, limit: Any) -> Problem:
+        seconds = int(limit.get_expiry())
+        return Problem(
+            429,
+            "too-many-requests",
+            en=f"Too many requests; at most {limit}. Retry in {seconds} s.",
+            es=f"Demasiadas solicitudes; como máximo {limit}. Reintente en {seconds} s.",
+            headers={"Retry-After": str(seconds)},
+        )
+
+    def _holder(self, credential: str) -> Holder | None:
+        try:
+            if credential.startswith("sdk_"):
+                stored = self.directory.key_holder(credential)
+                if stored is None:
+                    return None
+                return self.directory.resolve(stored["kind"], stored["id"], stored.get("tenant"))
+            if credential in self.settings.dev_keys:
+                dev = self.settings.dev_keys[credential]
+                return self.directory.resolve(dev["kind"], dev["id"], dev.get("tenant"))
+            if self.jwks is not None and credential.count(".") == 2:
+                return self._from_token(credential)
+        except AccessRefused:
+            raise
+        except NotRegistered:
+            return None  # a credential for someone no longer in the directory
+        return None
+
+    def _from_token(self, token: str) -> Holder | None:
+        assert self.jwks is not None
+        s = self.settings
+        try:
+            key = self.jwks.get_signing_key_from_jwt(token)
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.key,
+                algorithms=s.oidc_algorithms,
+                audience=s.oidc_audience,
+                issuer=s.oidc_issuer,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except (jwt.PyJWTError, jwt.PyJWKClientError) as exc:
+            log.info("bearer token refused: %s", type(exc).__name__)
+            return None
+        roles = claims.get(s.oidc_roles_claim) or []
+        roles = [roles] if isinstance(roles, str) else list(roles)
+        kind = next((k for k in ("admin", "supervisor", "agent", "service") if k in roles), None)
+        if kind is None:
+            contact = self.directory.contact_by_email(str(claims.get(s.oidc_email_claim, "")))
+            if contact is None or "customer" not in roles:
+                return None
+            return self.directory.resolve("customer", contact.contact_id, contact.tenant)
+        return self.directory.resolve(kind, str(claims["sub"]))
+
+
+def current_principal(request: Request) -> Principal:
+    authenticate: Authenticator = request.app.state.authenticator
+    return authenticate(request)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

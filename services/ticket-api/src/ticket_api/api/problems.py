@@ -25,7 +25,12 @@ from ticket_api.application import (
     StaleVersion,
     TicketNotFound,
 )
-from ticket_api.domain.errors import RequestRefused, TicketRuleBroken
+from ticket_api.domain.errors import (
+    AccessRefused,
+    NotRegistered,
+    RequestRefused,
+    TicketRuleBroken,
+)
 from ticket_api.read_model import InvalidCursor
 
 log = logging.getLogger(__name__)
@@ -111,6 +116,16 @@ def install(app: FastAPI) -> None:
     async def _rule(request: Request, exc: TicketRuleBroken) -> JSONResponse:
         detail = exc.message("en" if wants_english(request) else "es")
         return problem(request, 409, exc.code, detail, title="Not allowed in this state")
+
+    @app.exception_handler(AccessRefused)
+    async def _refused_access(request: Request, exc: AccessRefused) -> JSONResponse:
+        detail = exc.message("en" if wants_english(request) else "es")
+        return problem(request, 403, exc.code, detail)
+
+    @app.exception_handler(NotRegistered)
+    async def _not_registered(request: Request, exc: NotRegistered) -> JSONResponse:
+        detail = exc.message("en" if wants_english(request) else "es")
+        return problem(request, 404, exc.code, detail)
 
     @app.exception_handler(TicketNotFound)
     async def _missing(request: Request, exc: TicketNotFound) -> JSONResponse:

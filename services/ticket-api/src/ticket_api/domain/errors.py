@@ -41,3 +41,19 @@ class InvalidCommand(RequestRefused):
     past), as opposed to one the ticket's current state does not allow."""
 
     title = "Invalid command"
+
+
+class NotRegistered(LookupError):
+    """A tenant, contact, staff member or key the directory does not have (answered 404)."""
+
+    def __init__(self, code: str, *, en: str, es: str) -> None:
+        super().__init__(en)
+        self.code, self.en, self.es = code, en, es
+
+    def message(self, language: str) -> str:
+        return self.en if language.startswith("en") else self.es
+
+
+class AccessRefused(NotRegistered):
+    """Known, but not allowed to ask for support now: an inactive tenant, a contact who is not
+    a space's authorized contact, a policy the tenant has not contracted (answered 403)."""

@@ -37,15 +37,20 @@ class Ticket(Aggregate):
         trace: Trace
 
     class Opened(Event, Aggregate.Created):
-        """Version 2 added the contracted modality (003) and the follow-up link; tickets
-        opened before carry neither, and are read as having none."""
+        """Version 2 added the contracted modality (003) and the follow-up link; version 3
+        the contracted space (000) and attachments. Older tickets are read as having none."""
 
-        class_version = 2
+        class_version = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state.setdefault("modality", None)
             state.setdefault("follow_up_of", None)
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state.setdefault("space", None)
+            state.setdefault("attachments", [])
 
         case_number: str
         policy: str
@@ -63,6 +68,8 @@ class Ticket(Aggregate):
         intake: dict[str, Any]
         follow_up_of: UUID | None
         feature_request: bool
+        space: str | None
+        attachments: list[dict[str, Any]]
 
     def __init__(
         self,
@@ -83,6 +90,8 @@ class Ticket(Aggregate):
         intake: dict[str, Any],
         follow_up_of: UUID | None,
         feature_request: bool,
+        space: str | None,
+        attachments: list[dict[str, Any]],
         actor: Actor,
         trace: Trace,
     ) -> None:
@@ -102,6 +111,8 @@ class Ticket(Aggregate):
         self.intake = intake
         self.follow_up_of = follow_up_of
         self.feature_request = feature_request
+        self.space = space
+        self.attachments = list(attachments)
         self.opened_by = actor
         self.state = TicketState.OPEN
         self.assignee: dict[str, Any] | None = None
@@ -118,6 +129,8 @@ class Ticket(Aggregate):
     @classmethod
     def open(cls, *, by: Actor, at: datetime, trace: Trace | None = None, **details: Any) -> Ticket:
         """Register a request as a ticket (state: open)."""
+        details.setdefault("space", None)
+        details.setdefault("attachments", [])
         return cls._create(cls.Opened, timestamp=at, actor=by, trace=trace or {}, **details)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -309,16 +322,33 @@ class Ticket(Aggregate):
         return attempt
 
     class CustomerReplied(Event):
+        """Version 2 added attachments."""
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.setdefault("attachments", [])
+
         body: str
         channel: str
+        attachments: list[dict[str, Any]]
 
         def apply(self, ticket: Ticket) -> None:
+            ticket.attachments.extend(self.attachments)
             ticket.unanswered_attempts = 0
             if ticket.state is TicketState.AWAITING_CUSTOMER:
                 ticket.state = TicketState.IN_PROGRESS
 
     def customer_reply(
-        self, *, body: str, channel: str, by: Actor, at: datetime, trace: Trace | None = None
+        self,
+        *,
+        body: str,
+        channel: str,
+        by: Actor,
+        at: datetime,
+        trace: Trace | None = None,
+        attachments: list[dict[str, Any]] | None = None,
     ) -> None:
         """The customer writes back; on a resolved ticket this reopens it within the window."""
         self._refuse_when_closed("replies")
@@ -326,7 +356,15 @@ class Ticket(Aggregate):
             self.reopen(
                 reason="Respuesta del cliente / customer replied", by=by, at=at, trace=trace
             )
-        self._trigger(self.CustomerReplied, by, at, trace, body=body, channel=channel)
+        self._trigger(
+            self.CustomerReplied,
+            by,
+            at,
+            trace,
+            body=body,
+            channel=channel,
+            attachments=list(attachments or []),
+        )
 
     class NoteAdded(Event):
         body: str

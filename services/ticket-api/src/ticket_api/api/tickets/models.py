@@ -11,14 +11,11 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     StringConstraints,
 )
 
 from contracts.events.base import printable
-from contracts.events.ticket import AgreedChannel
-from contracts.policy.models import TimeZoneName
 from ticket_api.domain.ticket import Ticket
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
@@ -40,22 +37,6 @@ IntakeValue = (
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class ContactIn(_In):
-    id: Short
-    name: Short
-    email: EmailStr
-    locale: Literal["es", "en"] = "es"
-    phone: Annotated[str, StringConstraints(pattern=r"^\+[0-9]{7,15}$")] | None = Field(
-        None, description="E.164 number, needed when the agreed channel is sms or whatsapp."
-    )
-    channel: AgreedChannel | None = Field(
-        None, description="The single channel agreed with the contact (002); empty: the policy's."
-    )
-    time_zone: TimeZoneName | None = Field(
-        None, description="IANA time zone for times in messages; empty: the policy's."
-    )
 
 
 class OpenTicket(_In):
@@ -85,7 +66,16 @@ class OpenTicket(_In):
 
     policy: Slug
     tenant: Slug | None = Field(None, description="Required for staff; customers use their own.")
-    contact: ContactIn | None = Field(None, description="Required for staff opening on behalf.")
+    contact: Slug | None = Field(
+        None,
+        description="Staff opening on behalf of a customer: the id of a registered contact of "
+        "the tenant (their details come from the directory). Customers open as themselves.",
+    )
+    space: Slug | None = Field(
+        None,
+        description="The contracted space the request is about (000); its authorized "
+        "support contact must be the one opening.",
+    )
     title: Short
     description: Body
     ticket_type: Slug
@@ -193,6 +183,9 @@ class TicketOut(BaseModel):
     unanswered_contact_attempts: int
     feature_review: dict[str, Any] | None
     follow_up_of: UUID | None
+    space: str | None
+    attachments: list[dict[str, Any]]
+    """Files that came with the request and the customer's replies (id, name, type, size)."""
     created_at: datetime
     updated_at: datetime
     version: int
@@ -225,6 +218,8 @@ class TicketOut(BaseModel):
             unanswered_contact_attempts=ticket.unanswered_attempts,
             feature_review=ticket.feature_review,
             follow_up_of=ticket.follow_up_of,
+            space=ticket.space,
+            attachments=ticket.attachments,
             created_at=ticket.created_on,
             updated_at=ticket.modified_on,
             version=ticket.version,

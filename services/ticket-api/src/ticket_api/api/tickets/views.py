@@ -24,6 +24,8 @@ from ticket_api.api.principals import STAFF, CurrentPrincipal, Principal
 from ticket_api.api.problems import Problem
 from ticket_api.api.tickets import models as m
 from ticket_api.application import Idempotency, Outcome, TicketDesk, TicketNotFound
+from ticket_api.directory import Directory, Holder
+from ticket_api.domain.errors import AccessRefused, NotRegistered, RequestRefused
 from ticket_api.domain.ticket import Ticket
 from ticket_api.intake import check_reclassification
 from ticket_api.read_model import TicketFilter, TicketList
@@ -141,6 +143,7 @@ def open_ticket(
     request: Request,
     retry: Retry,
 ) -> m.TicketOut:
+    directory: Directory = request.app.state.directory
     if principal.is_customer:
         if body.tenant not in (None, principal.tenant):
             raise Problem(
@@ -149,23 +152,43 @@ def open_ticket(
                 en="Customers open tickets for their own company.",
                 es="Los clientes solo abren tickets de su propia empresa.",
             )
-        tenant = principal.tenant or ""
-        contact = {
-            "id": principal.id,
-            "name": principal.name or principal.id,
-            "email": principal.email or "",
-            "locale": principal.locale,
-        }
+        if body.contact not in (None, principal.id):
+            raise Problem(
+                403,
+                "other-contact",
+                en="Customers open tickets as themselves.",
+                es="Los clientes abren tickets a su propio nombre.",
+            )
+        holder = Holder("customer", principal.id, tenant=principal.tenant)
     else:
         principal.require(*STAFF, SERVICE, doing="open tickets")
         if body.tenant is None or body.contact is None:
             raise Problem(
                 422,
                 "tenant-and-contact-required",
-                en="Staff opening a ticket must give tenant and contact.",
-                es="Al abrir un ticket en nombre de un cliente indique tenant y contact.",
+                en="Staff opening a ticket must give tenant and contact (a registered "
+                "contact's id).",
+                es="Al abrir un ticket en nombre de un cliente indique tenant y contact (el id de "
+                "un contacto registrado).",
             )
-        tenant, contact = body.tenant, body.contact.model_dump()
+        if not principal.may_see(body.tenant):
+            raise Problem(
+                403,
+                "tenant-not-served",
+                en=f"You do not serve {body.tenant!r}.",
+                es=f"Usted no atiende a {body.tenant!r}.",
+            )
+        try:
+            holder = directory.resolve("customer", body.contact, body.tenant)
+        except AccessRefused:
+            raise
+        except NotRegistered as missing:
+            raise RequestRefused(
+                missing.code, field="contact", en=missing.en, es=missing.es
+            ) from None
+    directory.check_may_open(holder, policy=body.policy, space=body.space)
+    tenant = holder.tenant or ""
+    contact = (principal.contact if principal.is_customer else holder.contact) or {}
     outcome = app.open_ticket(
         **body.model_dump(exclude={"tenant", "contact"}),
         tenant=tenant,
@@ -211,8 +234,6 @@ def search_tickets(
             en="updated_since needs a time zone (e.g. Z).",
             es="updated_since necesita zona horaria (por ejemplo Z).",
         )
-    if principal.is_customer:
-        tenant = principal.tenant
     page = listing.search(
         TicketFilter(
             status=status,
@@ -222,6 +243,7 @@ def search_tickets(
             assignee=assignee,
             level=level,
             updated_since=updated_since,
+            tenants=None if principal.sees_all else principal.tenants,
         ),
         limit=limit,
         cursor=cursor,
