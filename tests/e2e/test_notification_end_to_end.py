@@ -1,10 +1,10 @@
 """End to end: what people are told as a PRODITMA ticket is opened, taken and escalated (002).
 
 A staff member opens a ticket for Ana, a registered contact who agreed on email; an
-engineer takes it; the SLA runs half of the resolution time and sla-monitor escalates it. Ana hears of each step on her
-channel, the level-2 group is told of the escalation with the ETR, and the engineer and the
-level-1 group are warned before the first-response target is missed — all through the real
-relay, streams, consumers and a real SMTP server.
+engineer takes it; the SLA runs half of the resolution time and sla-monitor escalates it.
+Ana hears of each step on her channel, the level-2 group is told of the escalation with the
+ETR, and the engineer and the level-1 group are warned before the first-response target is
+missed — all through the real relay, streams, consumers and a real SMTP server.
 """
 
 from __future__ import annotations
