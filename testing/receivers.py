@@ -113,6 +113,9 @@ class HttpReceiver:
 
     answers: deque[tuple[int, dict[str, str]]] = field(default_factory=deque)
     requests: list[Received] = field(default_factory=list)
+    documents: dict[str, Any] = field(default_factory=dict)
+    """JSON served to GET requests by path (a JWKS, say); GETs are counted in ``gets``."""
+    gets: int = 0
 
     def __post_init__(self) -> None:
         receiver = self
@@ -134,6 +137,16 @@ class HttpReceiver:
                 self.send_header("content-length", "2")
                 self.end_headers()
                 self.wfile.write(b"{}")
+
+            def do_GET(self) -> None:
+                receiver.gets += 1
+                document = receiver.documents.get(self.path)
+                body = json.dumps(document).encode()
+                self.send_response(200 if document is not None else 404)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -33,11 +33,14 @@ KEYS = {
         "locale": "en",
     },
 }
+KEYS["globex-agent"] = {"kind": "agent", "id": "agent-pablo"}  # serves globex only
 CUSTOMER = {"Authorization": "Bearer dev-customer"}
 OTHER_CUSTOMER = {"Authorization": "Bearer other-customer"}
 AGENT = {"Authorization": "Bearer dev-agent"}
 SUPERVISOR = {"Authorization": "Bearer dev-supervisor"}
 SERVICE = {"Authorization": "Bearer dev-service"}
+ADMIN = {"Authorization": "Bearer dev-admin"}
+GLOBEX_AGENT = {"Authorization": "Bearer globex-agent"}
 
 BTW_INTAKE = {
     "nit": "900123456-7",
@@ -85,10 +88,17 @@ class Api:
         )
 
 
-def running_api(request: pytest.FixtureRequest, tmp_path: Path, store: str) -> Iterator[Api]:
+def running_api(
+    request: pytest.FixtureRequest, tmp_path: Path, store: str, **overrides: Any
+) -> Iterator[Api]:
     clock = ManualClock(T0)
     settings = Settings(
-        store=store, data_dir=tmp_path, policies_dir=POLICIES, dev_keys=KEYS, page_size_cap=50
+        store=store,
+        data_dir=tmp_path,
+        policies_dir=POLICIES,
+        dev_keys=KEYS,
+        page_size_cap=50,
+        **overrides,
     )
     environ: dict[str, str] = {}
     if store == "postgres":

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
     """Where the issuer publishes its signing keys (JWKS); unset, tokens are not accepted."""
+    oidc_jwks_refresh_cooldown_seconds: float = 30.0
+    """An unknown ``kid`` refetches the JWKS (key rotation), at most this often."""
     oidc_algorithms: list[str] = ["RS256", "ES256"]
     oidc_roles_claim: str = "roles"
     """Claim with the caller's roles: customer, agent, supervisor, admin or service."""

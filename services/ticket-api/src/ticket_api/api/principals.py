@@ -99,7 +99,13 @@ class Authenticator:
         self.settings = settings
         self.directory = directory
         self.jwks = (
-            jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True, lifespan=3600)
+            jwt.PyJWKClient(
+                settings.oidc_jwks_url,
+                cache_keys=True,
+                lifespan=3600,
+                timeout=5,
+                cooldown_duration=settings.oidc_jwks_refresh_cooldown_seconds,
+            )
             if settings.oidc_jwks_url
             else None
         )
