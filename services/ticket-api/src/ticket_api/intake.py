@@ -69,7 +69,8 @@ def check_open_request(
                 en=f"Support does not cover '{excluded.name}' under this policy.",
                 es=f"El soporte no cubre '{excluded.name}' según esta política.",
             )
-    _product(policy, product, product_version)
+    if require_intake or product is not None:
+        _product(policy, product, product_version)
     if policy.modalities:
         if modality is None:
             raise PolicyRuleBroken(

@@ -26,16 +26,20 @@ from contracts.policy import load_policies
 from contracts.simclock import SharedClock
 from ticket_api.api import problems
 from ticket_api.api.directory.views import router as directory_router
+from ticket_api.api.intake.views import router as intake_router
 from ticket_api.api.policies.views import router as policies_router
 from ticket_api.api.principals import Authenticator
 from ticket_api.api.tickets.views import router as tickets_router
 from ticket_api.application import TicketDesk
+from ticket_api.attachments import AttachmentStore
 from ticket_api.dev_seed import seed_development_directory
 from ticket_api.directory import Directory
+from ticket_api.email_intake import EmailIntake
 from ticket_api.lease import FileLease, Lease, PostgresLease
 from ticket_api.read_model import TicketList
 from ticket_api.relay import OutboxRelay, RelaySettings
 from ticket_api.settings import Settings
+from ticket_api.smtp_intake import SmtpIntake
 
 log = logging.getLogger("ticket_api")
 
@@ -71,7 +75,18 @@ def create_app(
         if shared_clock is not None:
             await shared_clock.start()
         task = asyncio.create_task(relay.run()) if relay else None
+        smtp = None
+        if settings.smtp_intake_port:
+            smtp = SmtpIntake(
+                intake,
+                settings.smtp_intake_port,
+                settings.email_max_bytes,
+                ticket_list.catch_up_soon,
+            )
+            smtp.start()
         yield
+        if smtp is not None:
+            smtp.stop()
         if relay and task:
             relay.stop()
             await task
@@ -92,13 +107,22 @@ def create_app(
     if settings.dev_keys:  # development keys act for the development directory
         seed_development_directory(directory)
     app.state.authenticator = Authenticator(settings, directory)
+    app.state.attachments = attachments = AttachmentStore(
+        settings.attachments_dir or settings.data_dir / "attachments",
+        settings.attachment_max_bytes,
+        frozenset(settings.attachment_types),
+    )
+    app.state.email_intake = intake = EmailIntake(
+        desk, directory, attachments, default_policy=settings.email_default_policy
+    )
     app.state.ticket_list = ticket_list = TicketList(desk)
     app.state.relay = relay
     problems.install(app)
-    _limit_body_size(app, settings.max_body_bytes)
+    _limit_body_size(app, settings.max_body_bytes, {"/v1/intake/email": settings.email_max_bytes})
     app.include_router(tickets_router)
     app.include_router(policies_router)
     app.include_router(directory_router)
+    app.include_router(intake_router)
     _health(app)
     if not isinstance(trace.get_tracer_provider(), TracerProvider):
         trace.set_tracer_provider(TracerProvider())
@@ -123,11 +147,13 @@ def _relay(settings: Settings, desk: TicketDesk, environ: dict[str, str]) -> Out
     return OutboxRelay(desk, lease, RelaySettings(nats_url=settings.nats_url, streams=streams))
 
 
-def _limit_body_size(app: FastAPI, limit: int) -> None:
-    """Refuse bodies over the limit before reading them (413), declared or streamed."""
+def _limit_body_size(app: FastAPI, default_limit: int, limits: dict[str, int]) -> None:
+    """Refuse bodies over the limit before reading them (413), declared or streamed; some paths
+    (raw email with attachments) have larger limits of their own."""
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        limit = limits.get(request.url.path, default_limit)
         declared = request.headers.get("content-length")
         too_big = declared is not None and (not declared.isdigit() or int(declared) > limit)
         if not too_big and declared is None and request.method in {"POST", "PUT", "PATCH"}:

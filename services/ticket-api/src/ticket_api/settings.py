@@ -54,6 +54,35 @@ class Settings(BaseSettings):
     stream_duplicate_window_minutes: float = 10.0
     """How long JetStream remembers a Nats-Msg-Id: re-publishes within it are dropped."""
     max_body_bytes: int = 1_048_576
+    email_max_bytes: int = 26_214_400
+    """A raw email (with its attachments) may be this large (25 MiB, a common MTA limit)."""
+    attachment_max_bytes: int = 10_485_760
+    attachment_types: list[str] = [
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "text/plain",
+        "text/csv",
+        "text/xml",
+        "application/xml",
+        "application/zip",
+        "application/json",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/msword",
+        "application/vnd.ms-excel",
+    ]
+    """Media types accepted as attachments (evidence screenshots, XML invoices, logs...)."""
+    attachments_dir: Path | None = None
+    """Where attachment contents are kept; empty: ``<data_dir>/attachments``."""
+    email_default_policy: str | None = None
+    """The policy of a new request by email when neither the address it was sent to (a
+    policy's email channel) nor the sender's organization (one contracted policy) says."""
+    smtp_intake_port: int | None = None
+    """Also listen for mail on this port (127.0.0.1; ``make run``: 2525); requests by email
+    from registered contacts become tickets."""
     page_size_cap: int = 200
     oidc_issuer: str | None = None
     """OIDC bearer tokens: the issuer (``iss``) tokens must name; with ``oidc_jwks_url``."""
@@ -82,7 +111,7 @@ class Settings(BaseSettings):
             self.dev_keys = dict(DEV_PRINCIPALS)
         return self
 
-    @field_validator("dev_keys", "oidc_algorithms", mode="before")
+    @field_validator("dev_keys", "oidc_algorithms", "attachment_types", mode="before")
     @classmethod
     def _json(cls, value: object) -> object:
         return json.loads(value) if isinstance(value, str) else value

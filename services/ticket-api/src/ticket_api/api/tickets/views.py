@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -24,6 +25,7 @@ from ticket_api.api.principals import STAFF, CurrentPrincipal, Principal
 from ticket_api.api.problems import Problem
 from ticket_api.api.tickets import models as m
 from ticket_api.application import Idempotency, Outcome, TicketDesk, TicketNotFound
+from ticket_api.attachments import AttachmentStore
 from ticket_api.directory import Directory, Holder
 from ticket_api.domain.errors import AccessRefused, NotRegistered, RequestRefused
 from ticket_api.domain.ticket import Ticket
@@ -264,6 +266,34 @@ def get_ticket(
     ticket_ref: str, principal: CurrentPrincipal, app: Desk, response: Response
 ) -> m.TicketOut:
     return answer(response, Outcome(visible(app, principal, ticket_ref)))
+
+
+@router.get(
+    "/{ticket_ref}/attachments/{attachment_id}",
+    summary="Download an attachment of the ticket",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def get_attachment(
+    ticket_ref: str, attachment_id: str, principal: CurrentPrincipal, app: Desk, request: Request
+) -> Response:
+    ticket = visible(app, principal, ticket_ref)
+    listed = next((a for a in ticket.attachments if a["id"] == attachment_id), None)
+    store: AttachmentStore = request.app.state.attachments
+    content = store.read(attachment_id) if listed is not None else None
+    if listed is None or content is None:
+        raise Problem(
+            404,
+            "attachment-not-found",
+            en="This ticket has no such attachment.",
+            es="Este ticket no tiene ese adjunto.",
+        )
+    disposition = f"attachment; filename*=UTF-8''{quote(listed['name'])}"
+    return Response(
+        content,
+        media_type=listed["media_type"],
+        headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.get("/{ticket_ref}/events", response_model=list[m.EventOut], summary="Full history")

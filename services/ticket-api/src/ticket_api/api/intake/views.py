@@ -1,0 +1,68 @@
+"""``POST /v1/intake/email``: a raw email in, a ticket or a reply out.
+
+For an MTA's pipe (``curl --data-binary @- -H 'Content-Type: message/rfc822'``) or a mail
+provider's inbound hook, authenticated as a service (or an admin). The answer says what became
+of the message; refused and ignored messages answer 202 — they were received, and deliberately
+not acted on — so the MTA does not retry them, and the sender is never answered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from ticket_api.api.principals import CurrentPrincipal
+from ticket_api.api.problems import Problem
+from ticket_api.email_intake import EmailIntake
+
+router = APIRouter(prefix="/v1/intake", tags=["intake"])
+STATUS = {"opened": 201, "replied": 200, "ignored": 202, "refused": 202}
+
+
+class IntakeOut(BaseModel):
+    action: str
+    reason: str | None
+    ticket_id: str | None
+    case_number: str | None
+    refused_attachments: list[dict[str, str]]
+
+
+@router.post(
+    "/email",
+    summary="Receive a raw email (RFC 5322)",
+    response_model=IntakeOut,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def receive_email(
+    request: Request, response: Response, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    principal.require("service", "admin", doing="deliver email to the desk")
+    raw = await request.body()
+    if not raw.strip():
+        raise Problem(
+            422,
+            "empty-message",
+            en="Send the raw message (RFC 5322) as the body.",
+            es="Envíe el mensaje completo (RFC 5322) como cuerpo.",
+        )
+    intake: EmailIntake = request.app.state.email_intake
+    outcome = await run_in_threadpool(intake.receive, raw)
+    if outcome.ticket is not None and not outcome.replayed:
+        request.app.state.ticket_list.catch_up_soon()
+    response.status_code = STATUS[outcome.action]
+    ticket = outcome.ticket
+    return {
+        "action": outcome.action,
+        "reason": outcome.reason,
+        "ticket_id": str(ticket.id) if ticket else None,
+        "case_number": ticket.case_number if ticket else None,
+        "refused_attachments": outcome.refused_attachments,
+    }
