@@ -117,9 +117,8 @@ def test_the_same_message_delivered_twice_opens_one_ticket(api: Api) -> None:
 
 
 def test_latin1_and_html_only_messages_read_as_text(api: Api) -> None:
-    latin = deliver(
-        api, mail(body="Facturación electrónica caída: señal débil", charset="iso-8859-1")
-    )
+    text = "Facturación electrónica caída: señal débil"
+    latin = deliver(api, mail(body=text, charset="iso-8859-1"))
     ticket = api.client.get(f"/v1/tickets/{latin.json()['ticket_id']}", headers=AGENT).json()
     assert ticket["description"] == text
     html = "<html><body><p>El <b>portal</b> no carga.</p><img src='x.png'></body></html>"
