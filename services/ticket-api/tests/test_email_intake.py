@@ -71,6 +71,8 @@ def test_an_email_from_a_registered_contact_opens_a_ticket_with_its_attachments(
     ticket = api.client.get(f"/v1/tickets/{outcome['ticket_id']}", headers=AGENT).json()
     # Sent to BTW's support address: BTW's policy, by email, from Ana of acme.
     assert (ticket["policy"], ticket["tenant"], ticket["channel"]) == ("btw", "acme", "email")
+    # BTW files mail as a support case of moderate impact (its policy's email_intake).
+    assert (ticket["ticket_type"], ticket["priority"]) == ("soporte", "p3")
     assert ticket["contact"]["email"] == "ana@acme.example"
     assert ticket["title"] == "Error 500 al timbrar facturas"
     assert ticket["description"] == "Desde las 9:00 la DIAN responde 500."

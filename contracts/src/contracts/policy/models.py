@@ -431,6 +431,14 @@ class Notifications(_Spec):
     routes: list[Route] = []
 
 
+class EmailIntake(_Spec):
+    """How a request that arrives by email is filed: no form was filled, so the policy says
+    which ticket type and priority it starts with (the agent reclassifies it if need be)."""
+
+    ticket_type: Identifier
+    priority: Identifier
+
+
 class CountryHours(_Spec):
     country: Name
     time_zone: TimeZoneName

@@ -22,6 +22,7 @@ from contracts.policy.models import (
     Abandonment,
     CalendarSpec,
     ContactChannel,
+    EmailIntake,
     Escalation,
     Group,
     Identifier,
@@ -102,6 +103,9 @@ class SupportPolicy(_Spec):
     abandonment: Abandonment = Abandonment()
     escalation: Escalation | None = None
     notifications: Notifications = Notifications()
+    email_intake: EmailIntake | None = None
+    """Type and priority of requests by email; empty: the first type at its default priority
+    (or the policy's last priority)."""
 
     _calendars: dict[str, BusinessCalendar] = PrivateAttr(default_factory=dict)
 
@@ -152,6 +156,9 @@ class SupportPolicy(_Spec):
                     need("group", g, groups, f"escalation.levels[{i}].notify")
         for g in self.notifications.supervisors:
             need("group", g, groups, "notifications.supervisors")
+        if self.email_intake:
+            need("ticket type", self.email_intake.ticket_type, types, "email_intake.ticket_type")
+            need("priority", self.email_intake.priority, priorities, "email_intake.priority")
         if problems:
             # One line per problem, each starting with its own field path (see loading.py).
             raise ValueError("\n".join(problems))

@@ -21,9 +21,10 @@ by the optional SMTP listener — becomes a ticket, or the customer's reply on o
   one ticket.
 
 Which policy a new request falls under: the policy whose email channel it was sent to, else
-the tenant's one contracted policy, else ``TICKET_API_EMAIL_DEFAULT_POLICY``. Its first ticket
-type, at its default priority (or the policy's lowest): a form was not filled, so the agent
-classifies it and asks for missing intake data.
+the tenant's one contracted policy, else ``TICKET_API_EMAIL_DEFAULT_POLICY``. Its type and
+priority are the policy's ``email_intake`` (else its first type at its default priority, or the
+policy's last): a form was not filled, so the agent classifies it and asks for missing intake
+data (004's contact attempts).
 """
 
 from __future__ import annotations
@@ -215,7 +216,12 @@ class EmailIntake:
             log.warning("email intake: no policy for a request from tenant %s", holder.tenant)
             return IntakeOutcome("refused", reason="no-policy-for-email")
         self.directory.check_may_open(holder, policy=policy.id, space=None)
-        kind = policy.ticket_types[0]
+        if policy.email_intake is not None:
+            kind = policy.ticket_type(policy.email_intake.ticket_type)
+            priority: str | None = policy.email_intake.priority
+        else:
+            kind = policy.ticket_types[0]
+            priority = None if kind.default_priority else policy.priorities[-1].id
         opened = self.desk.open_ticket(
             policy=policy.id,
             tenant=holder.tenant or "",
@@ -223,7 +229,7 @@ class EmailIntake:
             title=(mail.subject or "(sin asunto)")[:MAX_TITLE],
             description=(mail.text or "(sin texto)")[:MAX_BODY],
             ticket_type=kind.id,
-            priority=None if kind.default_priority else policy.priorities[-1].id,
+            priority=priority,
             channel="email",
             attachments=stored,
             follow_up_of=previous.id if previous is not None else None,
