@@ -20,6 +20,7 @@ import httpx2
 import nats
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from contracts.clock import Clock, SystemClock
 from contracts.events import SLA_STREAM, TICKETS_STREAM
@@ -27,6 +28,7 @@ from contracts.messaging.consumer import ConsumerSettings, DurableConsumer, Post
 from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
 from contracts.simclock import SharedClock
+from contracts.telemetry import metrics_route, setup_logging, setup_telemetry
 from notifier import api
 from notifier.channels import Sender
 from notifier.channels.chat import ChatSender
@@ -223,6 +225,9 @@ def create_app(
     app.state.reader = reader
     app.state.planner = planner
     api.install(app)
+    setup_telemetry("notifier")
+    metrics_route(app)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
 
 
@@ -230,7 +235,7 @@ def main() -> None:
     """Serve the notifier (the ``notifier`` command)."""
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_logging("notifier")
     settings = Settings()
     app = create_app(settings)
     print(
@@ -238,7 +243,7 @@ def main() -> None:
         f"{settings.smtp_host}:{settings.smtp_port}; nats: {settings.nats_url or 'off'})",
         flush=True,
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,13 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import httpx2
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
 
 from contracts.messaging.consumer import TransientError
 from sla_monitor.clocks import ActionKind
+
+tracer = trace.get_tracer("sla_monitor")
 
 
 class TicketCommands(Protocol):
@@ -32,14 +36,20 @@ class TicketApiCommands:
         self.api_key = api_key
 
     async def send(self, ticket_id: UUID, command: str, body: dict[str, Any], key: str) -> int:
-        try:
-            response = await self.client.post(
-                f"/v1/tickets/{ticket_id}/{command}",
-                json=body,
-                headers={"Authorization": f"Bearer {self.api_key}", "Idempotency-Key": key},
-            )
-        except httpx2.HTTPError as exc:
-            raise TransientError(f"ticket-api unreachable: {exc}") from exc
+        headers = {"Authorization": f"Bearer {self.api_key}", "Idempotency-Key": key}
+        with tracer.start_as_current_span(
+            f"POST /v1/tickets/{{id}}/{command}",
+            kind=SpanKind.CLIENT,
+            attributes={"http.request.method": "POST", "supportdesk.ticket.id": str(ticket_id)},
+        ) as span:
+            propagate.inject(headers)  # ticket-api continues the timer's trace
+            try:
+                response = await self.client.post(
+                    f"/v1/tickets/{ticket_id}/{command}", json=body, headers=headers
+                )
+            except httpx2.HTTPError as exc:
+                raise TransientError(f"ticket-api unreachable: {exc}") from exc
+            span.set_attribute("http.response.status_code", response.status_code)
         if response.status_code >= 500:
             raise TransientError(f"ticket-api answered {response.status_code}")
         return response.status_code

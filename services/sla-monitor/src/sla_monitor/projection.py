@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from opentelemetry import propagate
+
 from contracts.events import EVENTS, CloudEvent, EventPayload, envelope, subject, to_wire
 from contracts.events import ticket as te
 from contracts.messaging.consumer import Connection
@@ -49,7 +51,16 @@ CREATE TABLE IF NOT EXISTS sla_outbox (
     seq BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, subject TEXT NOT NULL,
     body BYTEA NOT NULL, published_at TIMESTAMPTZ);
 CREATE INDEX IF NOT EXISTS sla_outbox_unpublished ON sla_outbox (seq) WHERE published_at IS NULL;
+ALTER TABLE sla_timers ADD COLUMN IF NOT EXISTS armed_by TEXT;
+ALTER TABLE sla_outbox ADD COLUMN IF NOT EXISTS traceparent TEXT;
 """
+
+
+def current_traceparent() -> str | None:
+    """The W3C traceparent of the span in hand (the consumer's), to be continued later."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
 
 
 class SlaProjection:
@@ -145,10 +156,10 @@ class SlaProjection:
                 event_id=f"{ticket_id}:{change.key}",
             )
             where = subject(change.payload.event_name, tenant=tenant, ticket_id=ticket_id)
-            records.append((event.id, where, to_wire(event)))
+            records.append((event.id, where, to_wire(event), current_traceparent()))
         await conn.executemany(
-            "INSERT INTO sla_outbox (event_id, subject, body) VALUES ($1, $2, $3) "
-            "ON CONFLICT (event_id) DO NOTHING",
+            "INSERT INTO sla_outbox (event_id, subject, body, traceparent) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (event_id) DO NOTHING",
             records,
         )
 
@@ -200,8 +211,10 @@ class SlaProjection:
         # changes to the ticket ride the same timer table (metric "ticket", level as threshold)
         timers += [("ticket", a.kind.value, float(a.level), a.due) for a in sla.actions()]
         # A timer that already fired is not armed again: the due set holds only pending work.
+        # Each timer remembers the trace that armed it: when it fires, its own trace links back.
         await conn.execute(
-            "INSERT INTO sla_timers SELECT $1, x.metric, x.kind, x.threshold, x.due "
+            "INSERT INTO sla_timers (ticket_id, metric, kind, threshold, due, armed_by) "
+            "SELECT $1, x.metric, x.kind, x.threshold, x.due, $6 "
             "FROM unnest($2::text[], $3::text[], $4::float8[], $5::timestamptz[]) "
             "AS x(metric, kind, threshold, due) WHERE NOT EXISTS (SELECT 1 FROM sla_fired f "
             "WHERE (f.ticket_id, f.metric, f.kind, f.threshold, f.due) "
@@ -211,6 +224,7 @@ class SlaProjection:
             [t[1] for t in timers],
             [t[2] for t in timers],
             [t[3] for t in timers],
+            current_traceparent(),
         )
 
 

@@ -18,21 +18,36 @@ from typing import Any
 
 import asyncpg
 from nats.js import JetStreamContext
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, SpanKind
 
 from contracts.clock import Clock
 from contracts.events import Actor, ActorKind, EventPayload, envelope, subject, to_wire
 from contracts.events.sla import Breached, WarningRaised
 from contracts.vocabulary import Metric
 from sla_monitor.commands import TicketCommands, command_for
-from sla_monitor.projection import SCHEMA
+from sla_monitor.projection import SCHEMA, current_traceparent
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("sla_monitor")
+meter = metrics.get_meter("sla_monitor")
+FIRED = meter.create_counter(
+    "supportdesk.sla.timers.fired",
+    description="SLA warnings and breaches fired, by policy, priority, metric and kind",
+)
+FIRING_LAG = meter.create_histogram(
+    "supportdesk.sla.timer.firing_lag",
+    unit="s",
+    description="From a timer's due instant to its firing",
+)
 SOURCE = "/sla-monitor"
 ACTOR = Actor(kind=ActorKind.SERVICE, id="sla-monitor", name="sla-monitor")
 
 
 DUE = """
-SELECT t.ticket_id, t.metric, t.kind, t.threshold, t.due, c.policy, c.tenant, c.priority,
+SELECT t.ticket_id, t.metric, t.kind, t.threshold, t.due, t.armed_by, c.policy, c.tenant,
+       c.priority,
        c.deadline, c.target_seconds, c.used_seconds, c.ticket_version
 FROM sla_timers t JOIN sla_clocks c ON c.ticket_id = t.ticket_id
     AND c.metric = CASE WHEN t.metric = 'ticket' THEN 'resolution' ELSE t.metric END
@@ -77,10 +92,11 @@ class TimerLoop:
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(DUE, now, self.batch, self.commands is not None)
             for row in rows:
-                if row["metric"] == "ticket":
-                    event_id = await self._command(row, now)
-                else:
-                    event_id = await self._publish(row)
+                with self._firing_span(row, now):
+                    if row["metric"] == "ticket":
+                        event_id = await self._command(row, now)
+                    else:
+                        event_id = await self._publish(row)
                 await conn.execute(
                     "INSERT INTO sla_fired VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     row["ticket_id"],
@@ -105,6 +121,31 @@ class TimerLoop:
             self._progress.notify_all()
         return len(rows)
 
+    @staticmethod
+    def _firing_span(row: Any, now: datetime) -> Any:
+        """A timer's work starts a trace of its own, linked to the trace that armed it (the
+        ticket event that set the deadline); what it causes downstream continues this one."""
+        armed = trace.get_current_span(propagate.extract({"traceparent": row["armed_by"] or ""}))
+        context = armed.get_span_context()
+        lag = (now - row["due"]).total_seconds()
+        FIRING_LAG.record(lag, {"kind": row["kind"], "metric": row["metric"]})
+        if row["metric"] != "ticket":
+            FIRED.add(1, {"policy": row["policy"], "priority": row["priority"],
+                          "metric": row["metric"], "kind": row["kind"]})  # fmt: skip
+        return tracer.start_as_current_span(
+            f"sla timer {row['kind']}",
+            context=Context(),
+            kind=SpanKind.INTERNAL,
+            links=[Link(context)] if context.is_valid else [],
+            attributes={
+                "supportdesk.ticket.id": str(row["ticket_id"]),
+                "supportdesk.sla.metric": row["metric"],
+                "supportdesk.sla.timer": row["kind"],
+                "supportdesk.sla.policy": row["policy"],
+                "supportdesk.sla.firing_lag_s": lag,
+            },
+        )
+
     async def wait_fired(self, count: int) -> None:
         """Wait until ``count`` timers have fired and been recorded (tests, operations)."""
         async with self._progress:
@@ -114,14 +155,16 @@ class TimerLoop:
         """Publish queued SLA events (clock started, paused, met...) in the order queued."""
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "SELECT seq, event_id, subject, body FROM sla_outbox WHERE published_at IS NULL "
+                "SELECT seq, event_id, subject, body, traceparent FROM sla_outbox "
+                "WHERE published_at IS NULL "
                 "ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self.batch,
             )
             for row in rows:
-                await self.js.publish(
-                    row["subject"], row["body"], headers={"Nats-Msg-Id": row["event_id"]}
-                )
+                headers = {"Nats-Msg-Id": row["event_id"]}
+                if row["traceparent"]:
+                    headers["traceparent"] = row["traceparent"]
+                await self.js.publish(row["subject"], row["body"], headers=headers)
             await conn.execute(
                 "UPDATE sla_outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
                 [row["seq"] for row in rows],
@@ -168,11 +211,14 @@ class TimerLoop:
             time=self.clock.now(),
             source=SOURCE,
             event_id=event_id,
+            traceparent=current_traceparent(),
         )
+        headers = {"Nats-Msg-Id": event_id}
+        propagate.inject(headers)
         await self.js.publish(
             subject(payload.event_name, tenant=row["tenant"], ticket_id=row["ticket_id"]),
             to_wire(event),
-            headers={"Nats-Msg-Id": event_id},
+            headers=headers,
         )
         return event_id
 

@@ -18,6 +18,8 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import RecordConflictError
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from contracts.clock import Clock, SystemClock
 from contracts.policy import SupportPolicy
@@ -30,6 +32,8 @@ from ticket_api.domain.records import (
 )
 from ticket_api.domain.ticket import Actor, Ticket, Trace
 from ticket_api.intake import check_contact, check_open_request
+
+tracer = trace.get_tracer("ticket_api")
 
 MAX_CASE_NUMBER_ATTEMPTS = 20
 
@@ -93,11 +97,23 @@ class TicketDesk(Application[UUID]):
         super().__init__(env)
         self.policies = dict(policies or {})
         self.clock = clock or SystemClock()
+        self.store_system = (
+            "postgresql" if "postgres" in str(self.env.get("PERSISTENCE_MODULE", "")) else "sqlite"
+        )
         self.after_save: list[Callable[[], None]] = []
         """Called after each successful write (the outbox relay wakes up on it)."""
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
-        recordings = super().save(*objs, **kwargs)
+        with tracer.start_as_current_span(
+            "event store save",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "db.system": self.store_system,
+                "db.operation.name": "INSERT",
+                "supportdesk.aggregates": len(objs),
+            },
+        ):
+            recordings = super().save(*objs, **kwargs)
         for listener in self.after_save:
             listener()
         return recordings

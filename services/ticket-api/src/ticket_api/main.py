@@ -16,14 +16,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.sdk.trace import TracerProvider
 
 from contracts.clock import Clock
 from contracts.messaging.streams import StreamSettings
 from contracts.policy import load_policies
 from contracts.simclock import SharedClock
+from contracts.telemetry import metrics_route, setup_logging, setup_telemetry
 from ticket_api.api import problems
 from ticket_api.api.directory.views import router as directory_router
 from ticket_api.api.intake.views import router as intake_router
@@ -124,9 +123,9 @@ def create_app(
     app.include_router(directory_router)
     app.include_router(intake_router)
     _health(app)
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        trace.set_tracer_provider(TracerProvider())
-    FastAPIInstrumentor.instrument_app(app)
+    setup_telemetry("ticket-api")
+    metrics_route(app)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
 
 
@@ -198,7 +197,7 @@ def main() -> None:
     """Serve ticket-api (``make run``)."""
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_logging("ticket-api")
     settings = Settings()
     app = create_app(settings)
     print(
@@ -206,7 +205,7 @@ def main() -> None:
         f"{', '.join(app.state.desk.policies)}; store: {settings.store})",
         flush=True,
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ import nats
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 from nats.js import JetStreamContext
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from contracts.events import SLA_STREAM, TICKETS_STREAM, envelope, subject, to_wire
@@ -163,12 +164,22 @@ class OutboxRelay:
         last, covered, messages = await asyncio.to_thread(self._read_batch, position)
         if last is None:
             return 0
-        with tracer.start_as_current_span("outbox relay batch") as span:
-            span.set_attribute("messaging.system", "nats")
-            span.set_attribute("messaging.batch.message_count", len(messages))
-            acks = [await js.publish_async(*message) for message in messages]
+        with tracer.start_as_current_span("outbox relay batch") as batch:
+            batch.set_attribute("messaging.system", "nats")
+            batch.set_attribute("messaging.batch.message_count", len(messages))
+            # Each event's publish continues the trace of the request that wrote it (its stored
+            # traceparent), and consumers continue the publish: one trace per ticket action.
+            spans = [self._publish_span(message, batch) for message in messages]
+            acks = [
+                await js.publish_async(*message[:4], self._headers(message[4], span))
+                for message, span in zip(messages, spans, strict=True)
+            ]
             await js.publish_async_completed()
             results = await asyncio.gather(*acks, return_exceptions=True)
+            for span, result in zip(spans, results, strict=True):
+                if isinstance(result, BaseException):
+                    span.set_status(Status(StatusCode.ERROR, type(result).__name__))
+                span.end()
             failed = [r for r in results if isinstance(r, BaseException)]
             if failed:
                 raise NotAcknowledged(f"{len(failed)} of {len(acks)} not acknowledged: {failed[0]}")
@@ -180,6 +191,30 @@ class OutboxRelay:
             self.reached = last
             self._progress.notify_all()
         return covered
+
+    @staticmethod
+    def _publish_span(message: Message, batch: Span) -> Span:
+        subject, headers = message[0], message[4] or {}
+        return tracer.start_span(
+            f"{subject.rsplit('.', 1)[-1]} publish",
+            context=propagate.extract(headers),
+            kind=SpanKind.PRODUCER,
+            links=[Link(batch.get_span_context())],
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": subject,
+                "messaging.message.id": headers.get("Nats-Msg-Id", ""),
+            },
+        )
+
+    @staticmethod
+    def _headers(headers: dict[str, str] | None, span: Span) -> dict[str, str]:
+        carrier = {
+            k: v for k, v in (headers or {}).items() if k not in ("traceparent", "tracestate")
+        }
+        propagate.inject(carrier, context=trace.set_span_in_context(span))
+        return carrier
 
     def _read_batch(self, position: int) -> tuple[int | None, int, list[Message]]:
         """The notifications after ``position`` as publish arguments, read and built in one go
