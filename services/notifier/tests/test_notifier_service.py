@@ -153,7 +153,8 @@ def test_the_delivery_log_is_for_staff_and_answers_problems(notifier: Running) -
     assert missing.status_code == 404 and missing.json()["detail"] == "There is no delivery 'nope'."
     bad = client.get("/v1/deliveries", params={"status": "lost"}, headers=STAFF)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "status"
-    assert client.get("/readyz").json() == {"status": "ok", "database": "ok", "nats": "ok"}
+    ready = {"status": "ok", "database": "ok", "nats": "ok", "consumers": "attached"}
+    assert client.get("/readyz").json() == ready
 
 
 def test_a_dead_letter_is_sent_again_once_its_cause_is_fixed(notifier: Running) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -32,7 +33,8 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, NotFoundError
-from opentelemetry import propagate, trace
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
@@ -40,6 +42,31 @@ from contracts.events import CloudEvent, EventPayload, UnknownEventError, from_w
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("contracts.messaging")
+meter = metrics.get_meter("contracts.messaging")
+HANDLED = meter.create_counter(
+    "supportdesk.consumer.handled", description="Events handled (first time), by consumer"
+)
+REDELIVERED = meter.create_counter(
+    "supportdesk.consumer.redeliveries", description="Deliveries after the first, by consumer"
+)
+DEAD_LETTERS = meter.create_counter(
+    "supportdesk.consumer.dead_letters", description="Events set aside as dead letters"
+)
+HANDLER_TIME = meter.create_histogram(
+    "supportdesk.consumer.handler.duration", unit="s", description="Handling one event"
+)
+_pending: dict[str, int] = {}
+
+
+def _observe_pending(_: CallbackOptions) -> list[Observation]:
+    return [Observation(n, {"consumer": name}) for name, n in _pending.items()]
+
+
+meter.create_observable_gauge(
+    "supportdesk.consumer.pending",
+    callbacks=[_observe_pending],
+    description="Messages in the stream not yet delivered to the consumer (as last seen)",
+)
 
 Connection = asyncpg.Connection | PoolConnectionProxy
 """The transaction a handler works in (a pooled asyncpg connection)."""
@@ -158,6 +185,9 @@ class DurableConsumer:
         self.handler = handler
         self._stopping = asyncio.Event()
         self._progress = asyncio.Condition()
+        self.attached = False
+        """Bound to its durable and fetching (readiness)."""
+        self._attached = asyncio.Event()
         self.handled = 0
         self.duplicates = 0
         self.dead_letters = 0
@@ -188,6 +218,8 @@ class DurableConsumer:
         subscription = await self.js.pull_subscribe_bind(
             durable=self.settings.durable, stream=self.settings.stream
         )
+        self.attached = True
+        self._attached.set()
         try:
             while not self._stopping.is_set():
                 try:
@@ -199,14 +231,24 @@ class DurableConsumer:
                 for message in messages:
                     await self.handle(message)
         finally:
+            self.attached = False
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
 
     def stop(self) -> None:
         self._stopping.set()
 
+    async def wait_attached(self) -> None:
+        """Wait until ``run`` has bound the durable (start-up completes only then)."""
+        await self._attached.wait()
+
     async def handle(self, message: Msg) -> None:
         deliveries = message.metadata.num_delivered
+        consumer = {"consumer": self.settings.durable}
+        _pending[self.settings.durable] = message.metadata.num_pending or 0
+        if deliveries > 1:
+            REDELIVERED.add(1, consumer)
+        started = time.perf_counter()
         try:
             event = from_wire(message.data)
             payload = payload_of(event)
@@ -246,6 +288,9 @@ class DurableConsumer:
                 await message.nak(delay=delay)
                 return
         await message.ack()
+        HANDLER_TIME.record(time.perf_counter() - started, consumer)
+        if done:
+            HANDLED.add(1, consumer)
         if done and self.on_handled is not None:
             self.on_handled()
         async with self._progress:
@@ -273,3 +318,4 @@ class DurableConsumer:
         )
         await message.term()
         self.dead_letters += 1
+        DEAD_LETTERS.add(1, {"consumer": self.settings.durable})

@@ -204,6 +204,7 @@ def install(app: FastAPI) -> None:
         background = getattr(request.app.state, "background", None)
         if background is not None:
             body["nats"] = "ok" if background.connected() else "disconnected"
-            if body["nats"] != "ok":
+            body["consumers"] = "attached" if background.attached() else "detached"
+            if body["nats"] != "ok" or body["consumers"] != "attached":
                 body["status"] = "unavailable"
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)

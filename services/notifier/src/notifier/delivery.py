@@ -30,7 +30,7 @@ from typing import Any
 
 import asyncpg
 from aiolimiter import AsyncLimiter
-from opentelemetry import propagate, trace
+from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import SpanKind
 
 from contracts.clock import Clock
@@ -39,6 +39,11 @@ from notifier.channels import DeliveryFailed, Outgoing, Sender
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("notifier")
+meter = metrics.get_meter("notifier")
+ATTEMPTS = meter.create_counter(
+    "supportdesk.notifier.deliveries",
+    description="Delivery attempts by channel and outcome (sent, retried, dead)",
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS notifier_tickets (
@@ -288,6 +293,7 @@ class Dispatcher:
     async def _settle(self, rows: list[asyncpg.Record], outcomes: list[Outcome]) -> None:
         now = self.clock.now()
         attempts = {row["id"]: row["attempts"] for row in rows}
+        channels = {row["id"]: row["channel"] for row in rows}
         sent = [o.delivery_id for o in outcomes if o.sent]
         async with self.pool.acquire() as conn, conn.transaction():
             if sent:  # the common case, in one statement
@@ -299,8 +305,12 @@ class Dispatcher:
                     now,
                 )
                 self.sent += len(sent)
+                for row in rows:
+                    if row["id"] in sent:
+                        ATTEMPTS.add(1, {"channel": row["channel"], "outcome": "sent"})
             for outcome in outcomes:
                 attempt = attempts[outcome.delivery_id]
+                channel = channels[outcome.delivery_id]
                 if outcome.sent:
                     continue
                 if outcome.permanent or attempt >= self.retry.max_attempts:
@@ -315,6 +325,7 @@ class Dispatcher:
                         reason[:2000],
                     )
                     self.dead += 1
+                    ATTEMPTS.add(1, {"channel": channel, "outcome": "dead"})
                 else:
                     delay = self.retry.delay(attempt, self.rng)
                     if outcome.retry_after is not None:
@@ -327,6 +338,9 @@ class Dispatcher:
                         (outcome.reason or "failed")[:2000],
                     )
                     self.retried += 1
+                    ATTEMPTS.add(
+                        1, {"channel": channels[outcome.delivery_id], "outcome": "retried"}
+                    )
         async with self._progress:
             self._progress.notify_all()
 

@@ -98,6 +98,9 @@ class Background:
     def connected(self) -> bool:
         return self.nc is not None and self.nc.is_connected
 
+    def attached(self) -> bool:
+        return bool(self.consumers) and all(c.attached for c in self.consumers)
+
     async def start(self, pool: asyncpg.Pool) -> None:
         assert self.settings.nats_url
         self.nc = await nats.connect(self.settings.nats_url)
@@ -124,6 +127,8 @@ class Background:
                 self.dispatcher.run(self.settings.dispatch_poll_seconds), name="dispatcher"
             ),
         ]
+        # Ready means attached: start-up completes once both durables are bound.
+        await asyncio.wait_for(asyncio.gather(*(c.wait_attached() for c in self.consumers)), 30)
 
     async def stop(self) -> None:
         for consumer in self.consumers:

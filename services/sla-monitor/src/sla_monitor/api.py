@@ -563,4 +563,14 @@ def health_routes(app: FastAPI) -> None:
             return JSONResponse(
                 {"status": "unavailable", "database": type(exc).__name__}, status_code=503
             )
-        return JSONResponse({"status": "ok", "database": "ok"})
+        body = {"status": "ok", "database": "ok"}
+        background = getattr(request.app.state, "background", None)
+        if background is not None:
+            connected = background.nc is not None and background.nc.is_connected
+            attached = background.consumer is not None and background.consumer.attached
+            body["nats"] = "ok" if connected else "disconnected"
+            body["consumer"] = "attached" if attached else "detached"
+            if not (connected and attached):
+                body["status"] = "unavailable"
+                return JSONResponse(body, status_code=503)
+        return JSONResponse(body)

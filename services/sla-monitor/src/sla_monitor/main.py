@@ -90,6 +90,7 @@ class Background:
                 self.timers.run(self.settings.timer_poll_seconds), name="sla-timers"
             ),
         ]
+        await asyncio.wait_for(self.consumer.wait_attached(), 30)  # ready means attached
 
     async def stop(self) -> None:
         if self.consumer:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ import asyncpg
 from nats.js import JetStreamContext
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.context import Context
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Link, SpanKind
 
 from contracts.clock import Clock
@@ -40,6 +42,18 @@ FIRING_LAG = meter.create_histogram(
     "supportdesk.sla.timer.firing_lag",
     unit="s",
     description="From a timer's due instant to its firing",
+)
+_armed: dict[str, int] = {}
+
+
+def _observe_armed(_: CallbackOptions) -> list[Observation]:
+    return [Observation(n) for n in _armed.values()]
+
+
+meter.create_observable_gauge(
+    "supportdesk.sla.timers.armed",
+    callbacks=[_observe_armed],
+    description="SLA timers armed and not yet fired (counted every 30 s)",
 )
 SOURCE = "/sla-monitor"
 ACTOR = Actor(kind=ActorKind.SERVICE, id="sla-monitor", name="sla-monitor")
@@ -224,8 +238,13 @@ class TimerLoop:
 
     async def run(self, poll: float = 0.5) -> None:
         """Fire timers until stopped; on start, whatever came due meanwhile fires first."""
+        counted = 0.0
         while not self._stopping.is_set():
             try:
+                if time.monotonic() - counted > 30:
+                    async with self.pool.acquire() as conn:
+                        _armed["timers"] = await conn.fetchval("SELECT count(*) FROM sla_timers")
+                    counted = time.monotonic()
                 while await self.fire_due() == self.batch:
                     pass  # a backlog: keep going
                 while await self.publish_outbox() == self.batch:

@@ -190,7 +190,13 @@ def _health(app: FastAPI) -> None:
             return JSONResponse(
                 {"status": "unavailable", "event_store": type(exc).__name__}, status_code=503
             )
-        return JSONResponse({"status": "ok", "event_store": "ok"})
+        body = {"status": "ok", "event_store": "ok"}
+        relay: OutboxRelay | None = request.app.state.relay
+        if relay is not None:
+            # Writes never wait on NATS (the relay catches up), so its state informs, it does
+            # not make the service unready.
+            body["outbox_relay"] = relay.state
+        return JSONResponse(body)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ import nats
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 from nats.js import JetStreamContext
-from opentelemetry import propagate, trace
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
@@ -42,6 +44,19 @@ from ticket_api.wire import event_name, payload
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("ticket_api.relay")
+meter = metrics.get_meter("ticket_api.relay")
+_relays: weakref.WeakSet[OutboxRelay] = weakref.WeakSet()
+
+
+def _observe_lag(_: CallbackOptions) -> list[Observation]:
+    return [Observation(lag) for relay in list(_relays) if (lag := relay.lag()) is not None]
+
+
+meter.create_observable_gauge(
+    "supportdesk.relay.lag",
+    callbacks=[_observe_lag],
+    description="Events committed to the event store but not yet published to NATS",
+)
 POSITION_NAME = "outbox_relay"
 Message = tuple[str, bytes, None, None, dict[str, str]]
 """``publish_async`` arguments: subject, body, wait_stall, stream, headers."""
@@ -84,8 +99,19 @@ class OutboxRelay:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._progress = asyncio.Condition()
         self.published = 0
+        self.state = "starting"
+        """``publishing``, ``standby`` (another replica holds the lease), ``retrying``."""
+        _relays.add(self)
         self.reached = 0
         """The last notification id acknowledged by JetStream and recorded."""
+
+    def lag(self) -> int | None:
+        """Events committed but not yet published (None when the store cannot be read)."""
+        try:
+            last = self.desk.recorder.max_notification_id() or 0
+        except Exception:  # the store is down: no reading rather than a wrong one
+            return None
+        return max(0, last - self.reached)
 
     # -- control ---------------------------------------------------------------------------
 
@@ -105,6 +131,7 @@ class OutboxRelay:
         try:
             while not self._stopping.is_set():
                 if not await asyncio.to_thread(self._try_lease):
+                    self.state = "standby"  # another replica publishes
                     await self._pause(self.settings.lease_retry)
                     continue
                 log.info(
@@ -113,15 +140,17 @@ class OutboxRelay:
                 async for attempt in AsyncRetrying(
                     wait=wait_exponential_jitter(multiplier=0.05, max=5.0, jitter=0.25),
                     retry=retry_if_exception_type(Exception),
-                    before_sleep=lambda s: log.warning(
-                        "outbox relay: %s; retrying", s.outcome and s.outcome.exception()
-                    ),
+                    before_sleep=self._retrying,
                 ):
                     with attempt:
                         await self._publish_while_leased()
         finally:
             self.desk.after_save.remove(self.wake)
             await asyncio.to_thread(self.lease.release)
+
+    def _retrying(self, state: Any) -> None:
+        self.state = "retrying"
+        log.warning("outbox relay: %s; retrying", state.outcome and state.outcome.exception())
 
     def _try_lease(self) -> bool:
         try:
@@ -144,6 +173,7 @@ class OutboxRelay:
             connect_timeout=2,
         )
         try:
+            self.state = "publishing"
             js = nc.jetstream(publish_async_max_pending=self.settings.max_in_flight)
             for stream in (TICKETS_STREAM, SLA_STREAM):  # idempotent: create or update
                 await ensure_stream(js, stream, self.settings.streams)
