@@ -5,7 +5,7 @@ UV := $(shell scripts/ensure-uv)
 RUN := $(UV) run --locked
 POLICIES ?= policies
 
-.PHONY: help sync run tail mail test lint format contracts policy-check bench-calendar bench-api bench-relay bench-timers bench-notifier clean
+.PHONY: help sync run tail mail trace test lint format contracts policy-check bench-calendar bench-api bench-relay bench-timers bench-notifier clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -22,6 +22,9 @@ tail: sync  ## print ticket events as they reach NATS (with make run going)
 
 mail: sync  ## list the mail the running system sent (make run's local SMTP sink), the newest in full
 	@$(RUN) notifier-mail $(ARGS)
+
+trace: sync  ## a ticket's traces as a waterfall (make trace ARGS=BIT-000001), from make run's var/traces
+	@$(RUN) supportdesk-trace $(ARGS)
 
 test: sync  ## the whole test suite
 	@$(RUN) pytest -n auto -q

@@ -168,3 +168,101 @@ class HttpReceiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@dataclass
+class ReceivedSpan:
+    service: str
+    trace_id: str
+    span_id: str
+    parent_id: str | None
+    name: str
+    kind: int
+    attributes: dict[str, Any]
+    links: list[tuple[str, str]]
+
+
+class OtlpReceiver:
+    """An OTLP/HTTP trace receiver (``POST /v1/traces``, protobuf), as a collector would be.
+
+    Services export to it with the standard ``OTEL_EXPORTER_OTLP_ENDPOINT``; tests wait for
+    the spans they expect with ``wait_until``.
+    """
+
+    def __init__(self) -> None:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+            ExportTraceServiceResponse,
+        )
+
+        self.spans: list[ReceivedSpan] = []
+        self.arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                request = ExportTraceServiceRequest()
+                request.ParseFromString(body)
+                found = []
+                for resource_spans in request.resource_spans:
+                    service = next(
+                        (
+                            a.value.string_value
+                            for a in resource_spans.resource.attributes
+                            if a.key == "service.name"
+                        ),
+                        "?",
+                    )
+                    for scope in resource_spans.scope_spans:
+                        for span in scope.spans:
+                            found.append(
+                                ReceivedSpan(
+                                    service,
+                                    span.trace_id.hex(),
+                                    span.span_id.hex(),
+                                    span.parent_span_id.hex() or None,
+                                    span.name,
+                                    span.kind,
+                                    {a.key: _any_value(a.value) for a in span.attributes},
+                                    [(k.trace_id.hex(), k.span_id.hex()) for k in span.links],
+                                )
+                            )
+                with receiver.arrived:
+                    receiver.spans.extend(found)
+                    receiver.arrived.notify_all()
+                answer = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def wait_until(
+        self, wanted: Callable[[list[ReceivedSpan]], bool], timeout: float = 60
+    ) -> list[ReceivedSpan]:
+        with self.arrived:
+            if not self.arrived.wait_for(lambda: wanted(self.spans), timeout):
+                names = sorted({(s.service, s.name) for s in self.spans})
+                raise AssertionError(f"the expected spans did not arrive; got {names}")
+            return list(self.spans)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _any_value(value: Any) -> Any:
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else None

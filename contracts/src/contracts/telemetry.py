@@ -87,6 +87,9 @@ def _plain(value: Any) -> Any:
 def setup_telemetry(service: str, environ: dict[str, str] | None = None) -> None:
     """Traces and metrics providers for this process, from the standard variables."""
     env = dict(os.environ if environ is None else environ)
+    # The stable HTTP semantic conventions (http.request.method, http.response.status_code,
+    # http.server.request.duration), not the older experimental names.
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
     with _lock:
         if not isinstance(trace.get_tracer_provider(), TracerProvider):
             provider = TracerProvider(resource=Resource.create({"service.name": service}))

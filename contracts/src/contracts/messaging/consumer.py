@@ -257,12 +257,14 @@ class DurableConsumer:
             return
         context = propagate.extract(message.headers or {})
         with tracer.start_as_current_span(
-            f"{message.subject} process",
+            f"process {event.event_name}",
             context=context,
             kind=SpanKind.CONSUMER,
             attributes={
                 "messaging.system": "nats",
                 "messaging.destination.name": message.subject,
+                "messaging.operation.type": "process",
+                "supportdesk.ticket.id": event.subject,
                 "messaging.message.id": event.id,
                 "messaging.consumer.group.name": self.settings.durable,
             },

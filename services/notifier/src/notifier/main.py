@@ -232,7 +232,9 @@ def create_app(
     api.install(app)
     setup_telemetry("notifier")
     metrics_route(app)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
+    )
     return app
 
 

@@ -172,7 +172,9 @@ def create_app(
     health_routes(app)
     setup_telemetry("sla-monitor")
     metrics_route(app)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
+    )
     return app
 
 

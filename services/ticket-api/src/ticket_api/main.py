@@ -125,7 +125,9 @@ def create_app(
     _health(app)
     setup_telemetry("ticket-api")
     metrics_route(app)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
+    )
     return app
 
 

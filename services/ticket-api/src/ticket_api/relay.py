@@ -226,7 +226,7 @@ class OutboxRelay:
     def _publish_span(message: Message, batch: Span) -> Span:
         subject, headers = message[0], message[4] or {}
         return tracer.start_span(
-            f"{subject.rsplit('.', 1)[-1]} publish",
+            f"send ticket.{subject.rsplit('.', 1)[-1]}",
             context=propagate.extract(headers),
             kind=SpanKind.PRODUCER,
             links=[Link(batch.get_span_context())],

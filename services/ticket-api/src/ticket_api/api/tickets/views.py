@@ -18,7 +18,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
 
 from contracts.policy import SupportPolicy
 from ticket_api.api.principals import STAFF, CurrentPrincipal, Principal
@@ -107,6 +107,9 @@ def answer(response: Response, outcome: Outcome, status: int = 200) -> m.TicketO
     """The ticket as the response body, with its version as ETag."""
     response.status_code = status
     response.headers["ETag"] = f'"{outcome.ticket.version}"'
+    span = trace.get_current_span()  # the request's span names its ticket (trace search)
+    span.set_attribute("supportdesk.ticket.id", str(outcome.ticket.id))
+    span.set_attribute("supportdesk.ticket.case_number", outcome.ticket.case_number)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return m.TicketOut.of(outcome.ticket)
