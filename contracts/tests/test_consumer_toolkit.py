@@ -233,7 +233,7 @@ def test_the_handlers_span_continues_the_trace_of_the_message(
             await run_until(consumer, lambda: consumer.handled == 1)
 
     run(scenario())
-    spans = [s for s in exporter.get_finished_spans() if s.name.endswith(" process")]
+    spans = [s for s in exporter.get_finished_spans() if s.name.startswith("process ")]
     assert spans, "the consumer recorded no span"
     assert format(spans[0].context.trace_id, "032x") == TRACE_ID
     assert spans[0].attributes is not None

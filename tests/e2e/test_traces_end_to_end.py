@@ -217,7 +217,7 @@ def test_one_ticket_action_is_one_trace_across_services_and_a_timer_links_back(
         )
 
     assert total("ticket-api", "http_server_request_duration_seconds_count") >= 2
-    assert total("sla-monitor", "supportdesk_consumer_handled_total") >= 2
+    assert total("sla-monitor", "supportdesk_consumer_handled_total") >= 1
     assert total("sla-monitor", "supportdesk_sla_timer_firing_lag_seconds_count") >= 1
     assert total("notifier", "supportdesk_notifier_deliveries_total", outcome="sent") >= 2
     # Everything committed was published: the relay's lag gauge reads 0.
