@@ -199,7 +199,11 @@ class OutboxRelay:
             batch.set_attribute("messaging.batch.message_count", len(messages))
             # Each event's publish continues the trace of the request that wrote it (its stored
             # traceparent), and consumers continue the publish: one trace per ticket action.
-            spans = [self._publish_span(message, batch) for message in messages]
+            # (An event written outside any trace is published as it is: no span to continue.)
+            spans = [
+                self._publish_span(message, batch) if "traceparent" in message[4] else None
+                for message in messages
+            ]
             acks = [
                 await js.publish_async(*message[:4], self._headers(message[4], span))
                 for message, span in zip(messages, spans, strict=True)
@@ -207,6 +211,8 @@ class OutboxRelay:
             await js.publish_async_completed()
             results = await asyncio.gather(*acks, return_exceptions=True)
             for span, result in zip(spans, results, strict=True):
+                if span is None:
+                    continue
                 if isinstance(result, BaseException):
                     span.set_status(Status(StatusCode.ERROR, type(result).__name__))
                 span.end()
@@ -224,7 +230,7 @@ class OutboxRelay:
 
     @staticmethod
     def _publish_span(message: Message, batch: Span) -> Span:
-        subject, headers = message[0], message[4] or {}
+        subject, headers = message[0], message[4]
         return tracer.start_span(
             f"send ticket.{subject.rsplit('.', 1)[-1]}",
             context=propagate.extract(headers),
@@ -239,10 +245,11 @@ class OutboxRelay:
         )
 
     @staticmethod
-    def _headers(headers: dict[str, str] | None, span: Span) -> dict[str, str]:
-        carrier = {
-            k: v for k, v in (headers or {}).items() if k not in ("traceparent", "tracestate")
-        }
+    def _headers(headers: dict[str, str], span: Span | None) -> dict[str, str]:
+        if span is None:
+            return headers
+        trace_keys = ("traceparent", "tracestate")
+        carrier = {k: v for k, v in headers.items() if k not in trace_keys}
         propagate.inject(carrier, context=trace.set_span_in_context(span))
         return carrier
 
