@@ -153,7 +153,10 @@ class NatsServer:
         start_timeout: float = 10.0,
         stop_timeout: float = 10.0,
         binary: Path | str | None = None,
+        extra_args: list[str] | None = None,
     ) -> None:
+        self.extra_args = list(extra_args or [])
+        """More command-line flags (a cluster's ``--cluster``/``--routes``)."""
         self.store_dir = Path(store_dir)
         self.server_name = server_name
         self.log_file = None if log_file is None else Path(log_file)
@@ -166,6 +169,8 @@ class NatsServer:
         self._run: _Run | None = None
         self._log: collections.deque[str] = collections.deque(maxlen=LOG_LINES_KEPT)
         self._log_lock = threading.Lock()
+        self._logged = threading.Condition(self._log_lock)
+        self._seen: list[str] = []
 
     # -- what clients need ---------------------------------------------------------------------
 
@@ -194,6 +199,20 @@ class NatsServer:
         with self._log_lock:
             kept = list(self._log)
         return "\n".join(kept[-lines:])
+
+    def wait_for_log(self, text: str, timeout: float = 30.0, *, after: int = 0) -> int:
+        """Wait until a log line containing ``text`` appears (from line ``after`` on); returns
+        the number of lines seen, to wait for a later line next time. An event, not a sleep:
+        the reader thread wakes us on every line."""
+        with self._logged:
+            found = self._logged.wait_for(
+                lambda: any(text in line for line in self._seen[after:]), timeout
+            )
+            if not found:
+                raise NatsServerError(
+                    f"{self.server_name}: no log line with {text!r} in {timeout}s"
+                )
+            return len(self._seen)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -293,6 +312,7 @@ class NatsServer:
             str(self.store_dir),
             "--server_name",
             self.server_name,
+            *self.extra_args,
         ]
 
     def _start_once(self) -> None:
@@ -345,8 +365,10 @@ class NatsServer:
         try:
             for raw in stream:
                 line = raw.decode("utf-8", errors="replace").rstrip("\n")
-                with self._log_lock:
+                with self._logged:
                     self._log.append(line)
+                    self._seen.append(line)
+                    self._logged.notify_all()
                 if log_file is not None:
                     log_file.write(line + "\n")
                     log_file.flush()

@@ -24,6 +24,7 @@ from nats.js.api import KeyValueConfig
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from contracts.messaging import servers
 from contracts.policy.durations import parse_span
 
 BUCKET = "supportdesk_clock"
@@ -54,7 +55,7 @@ class SharedClock:
 
     async def start(self) -> None:
         """Read the shared instant (creating it from ``start`` if unset) and follow changes."""
-        self._nc = await nats.connect(self.url)
+        self._nc = await nats.connect(servers=servers(self.url))
         kv = await _bucket(self._nc.jetstream())
         try:
             entry = await kv.get(KEY)
@@ -94,7 +95,7 @@ async def set_shared_time(
     url: str, *, to: datetime | None = None, advance: timedelta | None = None
 ) -> datetime:
     """Set or advance the shared simulated instant; returns the new one."""
-    nc = await nats.connect(url)
+    nc = await nats.connect(servers=servers(url))
     try:
         kv = await _bucket(nc.jetstream())
         try:

@@ -14,9 +14,11 @@ import json
 import nats
 from nats.js.api import DeliverPolicy
 
+from contracts.messaging import servers
+
 
 async def tail(url: str, subject: str, from_start: bool) -> None:
-    nc = await nats.connect(url)
+    nc = await nats.connect(servers=servers(url))
     js = nc.jetstream()
     policy = DeliverPolicy.ALL if from_start else DeliverPolicy.NEW
     subscription = await js.subscribe(subject, ordered_consumer=True, deliver_policy=policy)

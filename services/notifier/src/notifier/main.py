@@ -24,6 +24,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from contracts.clock import Clock, SystemClock
 from contracts.events import SLA_STREAM, TICKETS_STREAM
+from contracts.messaging import servers
 from contracts.messaging.consumer import ConsumerSettings, DurableConsumer, PostgresInbox
 from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
@@ -103,7 +104,7 @@ class Background:
 
     async def start(self, pool: asyncpg.Pool) -> None:
         assert self.settings.nats_url
-        self.nc = await nats.connect(self.settings.nats_url)
+        self.nc = await nats.connect(servers=servers(self.settings.nats_url))
         js = self.nc.jetstream()
         for name, durable, subjects in (
             (TICKETS_STREAM, "notifier-tickets", "tickets.>"),

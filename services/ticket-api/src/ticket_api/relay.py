@@ -35,6 +35,7 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from contracts.events import SLA_STREAM, TICKETS_STREAM, envelope, subject, to_wire
+from contracts.messaging import servers
 from contracts.messaging.streams import StreamSettings, ensure_stream
 from ticket_api.application import TicketDesk
 from ticket_api.domain.ticket import Ticket
@@ -166,7 +167,7 @@ class OutboxRelay:
 
     async def _publish_while_leased(self) -> None:
         nc = await nats.connect(
-            self.settings.nats_url,
+            servers=servers(self.settings.nats_url),
             name="ticket-api outbox relay",
             max_reconnect_attempts=0,
             allow_reconnect=False,
