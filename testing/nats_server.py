@@ -200,13 +200,16 @@ class NatsServer:
             kept = list(self._log)
         return "\n".join(kept[-lines:])
 
-    def wait_for_log(self, text: str, timeout: float = 30.0, *, after: int = 0) -> int:
+    def wait_for_log(
+        self, text: str | tuple[str, ...], timeout: float = 30.0, *, after: int = 0
+    ) -> int:
         """Wait until a log line containing ``text`` appears (from line ``after`` on); returns
         the number of lines seen, to wait for a later line next time. An event, not a sleep:
         the reader thread wakes us on every line."""
+        texts = (text,) if isinstance(text, str) else text
         with self._logged:
             found = self._logged.wait_for(
-                lambda: any(text in line for line in self._seen[after:]), timeout
+                lambda: any(t in line for line in self._seen[after:] for t in texts), timeout
             )
             if not found:
                 raise NatsServerError(
