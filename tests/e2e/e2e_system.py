@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ class System:
     sla_monitor: TestClient
     notifier: TestClient | None = None
     mail: SmtpSink | None = None
+    replicas: list[TestClient] = field(default_factory=list)
+    """More sla-monitor and notifier instances on the same streams and database."""
 
     def projected(self, events: int) -> None:
         """Wait until sla-monitor has handled ``events`` ticket events."""
@@ -73,6 +75,7 @@ def running_system(
     tmp_path: Path,
     *,
     notifier: bool = False,
+    replicas: int = 1,
     start: datetime = datetime(2026, 11, 23, 9, tzinfo=MEXICO),  # a Monday
 ) -> Iterator[System]:
     clock = ManualClock(start)
@@ -90,36 +93,45 @@ def running_system(
         httpx2.AsyncClient(transport=httpx2.ASGITransport(app=tickets), base_url="http://t"),
         "dev-service",
     )
-    sla = sla_monitor_app(
-        SlaSettings(
-            policies_dir=POLICIES,
-            nats_url=nats_server.url,
-            timer_poll_seconds=0.05,
-            dev_mode=True,
-            **database_settings(postgres_env),
-        ),
-        clock=clock,
-        commands=commands,
-    )
+
+    def sla() -> Any:
+        return sla_monitor_app(
+            SlaSettings(
+                policies_dir=POLICIES,
+                nats_url=nats_server.url,
+                timer_poll_seconds=0.05,
+                dev_mode=True,
+                **database_settings(postgres_env),
+            ),
+            clock=clock,
+            commands=commands,
+        )
+
+    def notifications(mail: SmtpSink) -> Any:
+        return notifier_app(
+            NotifierSettings(
+                policies_dir=POLICIES,
+                nats_url=nats_server.url,
+                smtp_port=mail.port,
+                dispatch_poll_seconds=0.05,
+                dev_mode=True,
+                **database_settings(postgres_env),
+            ),
+            clock=clock,
+        )
+
     with ExitStack() as stack:
         system = System(
             clock,
             stack.enter_context(TestClient(tickets)),
-            stack.enter_context(TestClient(sla)),
+            stack.enter_context(TestClient(sla())),
         )
+        for _ in range(replicas - 1):
+            system.replicas.append(stack.enter_context(TestClient(sla())))
         if notifier:
             system.mail = SmtpSink().start()
             stack.callback(system.mail.stop)
-            app = notifier_app(
-                NotifierSettings(
-                    policies_dir=POLICIES,
-                    nats_url=nats_server.url,
-                    smtp_port=system.mail.port,
-                    dispatch_poll_seconds=0.05,
-                    dev_mode=True,
-                    **database_settings(postgres_env),
-                ),
-                clock=clock,
-            )
-            system.notifier = stack.enter_context(TestClient(app))
+            system.notifier = stack.enter_context(TestClient(notifications(system.mail)))
+            for _ in range(replicas - 1):
+                system.replicas.append(stack.enter_context(TestClient(notifications(system.mail))))
         yield system
