@@ -407,13 +407,17 @@ def test_a_crash_between_sending_and_settling_resends_with_the_same_id_after_the
                 await desk.log(planned("webhook", "acme-erp"))
                 # A worker claims and sends, then dies before recording the outcome.
                 async with desk.pool.acquire() as conn:
-                    [row] = await conn.fetch(
-                        CLAIM, desk.clock.now(), desk.clock.now() + timedelta(minutes=2), 10
-                    )
+                    [row] = await conn.fetch(CLAIM, desk.clock.now(), timedelta(minutes=2), 10)
                 await desk.senders["webhook"].send(outgoing(row))
-                # Other workers leave the claimed row alone until the claim runs out.
+                # Other workers leave the claimed row alone, even when business time jumps...
+                desk.clock.advance(timedelta(hours=4))
                 assert await desk.dispatcher.dispatch_due() == 0
-                desk.clock.advance(timedelta(minutes=2))
+                # ... until the claim runs out on the database's clock (two minutes, made
+                # to pass here by moving the claim back).
+                async with desk.pool.acquire() as conn:
+                    await conn.execute(
+                        "UPDATE deliveries SET claimed_until = clock_timestamp() - interval '1 s'"
+                    )
                 assert await desk.dispatcher.dispatch_due() == 1
                 [row] = await desk.rows()
                 return row

@@ -87,16 +87,19 @@ CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries (status, seq);
 """
 
 CLAIM = """
-UPDATE deliveries SET claimed_until = $2, attempts = attempts + 1
+UPDATE deliveries SET claimed_until = clock_timestamp() + $2::interval, attempts = attempts + 1
 WHERE id IN (
     SELECT id FROM deliveries
     WHERE status = 'pending' AND next_attempt_at <= $1
-      AND (claimed_until IS NULL OR claimed_until <= $1)
+      AND (claimed_until IS NULL OR claimed_until <= clock_timestamp())
     ORDER BY next_attempt_at
     LIMIT $3
     FOR UPDATE SKIP LOCKED)
 RETURNING *
 """
+"""Due is business time (the injectable clock: tests and demos move it); a claim is worker
+liveness, so it runs on the database's real clock — a simulated jump of hours must not make
+every claim in flight look abandoned and send its message again."""
 
 
 def delivery_id(event_id: str, channel: str, address: str) -> str:
@@ -243,7 +246,7 @@ class Dispatcher:
         """Attempt every delivery due by now (one batch); returns how many were attempted."""
         now = self.clock.now()
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(CLAIM, now, now + self.claim, self.batch)
+            rows = await conn.fetch(CLAIM, now, self.claim, self.batch)
         if not rows:
             return 0
         outcomes = await asyncio.gather(*(self._attempt(row) for row in rows))
