@@ -30,6 +30,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, NotFoundError
@@ -228,8 +229,21 @@ class DurableConsumer:
                     )
                 except (TimeoutError, NatsTimeoutError):
                     continue  # nothing new: an empty fetch is a timeout in nats-py
+                except NatsError as exc:
+                    # The server went away, a leader is being elected, the client reconnects:
+                    # a consumer outlives all of that. Pause a moment and fetch again.
+                    log.warning(
+                        "consumer %s: fetch failed (%r); retrying", self.settings.durable, exc
+                    )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), timeout=1.0)
+                    continue
                 for message in messages:
-                    await self.handle(message)
+                    try:
+                        await self.handle(message)
+                    except NatsError as exc:  # the ack was lost: it comes back after ack_wait
+                        name = self.settings.durable
+                        log.warning("consumer %s: %r; it will be redelivered", name, exc)
         finally:
             self.attached = False
             with contextlib.suppress(Exception):
