@@ -154,3 +154,23 @@ def setup_logging(service: str, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+def observe(app: FastAPI, service: str) -> None:
+    """Make a service's app observable: providers, ``/metrics``, HTTP server spans and metrics
+    (health and metrics endpoints left out of traces)."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    setup_telemetry(service)
+    metrics_route(app)
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
+    )
+
+
+def serve(app: FastAPI, service: str, host: str, port: int, summary: str) -> None:
+    """Run a service with uvicorn, logging JSON through the root logger (its command)."""
+    import uvicorn
+
+    print(f"{service}: http://{host}:{port}/docs  ({summary})", flush=True)
+    uvicorn.run(app, host=host, port=port, log_config=None)

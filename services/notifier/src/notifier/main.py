@@ -20,7 +20,6 @@ import httpx2
 import nats
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from contracts.clock import Clock, SystemClock
 from contracts.events import SLA_STREAM, TICKETS_STREAM
@@ -29,7 +28,7 @@ from contracts.messaging.consumer import ConsumerSettings, DurableConsumer, Post
 from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
 from contracts.simclock import SharedClock
-from contracts.telemetry import metrics_route, setup_logging, setup_telemetry
+from contracts.telemetry import observe, serve, setup_logging
 from notifier import api
 from notifier.channels import Sender
 from notifier.channels.chat import ChatSender
@@ -231,27 +230,16 @@ def create_app(
     app.state.reader = reader
     app.state.planner = planner
     api.install(app)
-    setup_telemetry("notifier")
-    metrics_route(app)
-    FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
-    )
+    observe(app, "notifier")
     return app
 
 
 def main() -> None:
     """Serve the notifier (the ``notifier`` command)."""
-    import uvicorn
-
     setup_logging("notifier")
     settings = Settings()
-    app = create_app(settings)
-    print(
-        f"notifier: http://{settings.host}:{settings.port}/docs  (SMTP "
-        f"{settings.smtp_host}:{settings.smtp_port}; nats: {settings.nats_url or 'off'})",
-        flush=True,
-    )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+    summary = f"SMTP {settings.smtp_host}:{settings.smtp_port}; nats: {settings.nats_url or 'off'}"
+    serve(create_app(settings), "notifier", settings.host, settings.port, summary)
 
 
 if __name__ == "__main__":

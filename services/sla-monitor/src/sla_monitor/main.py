@@ -19,7 +19,6 @@ import httpx2
 import nats
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from contracts.clock import Clock, SystemClock
 from contracts.events import SLA_STREAM, TICKETS_STREAM
@@ -28,7 +27,7 @@ from contracts.messaging.consumer import ConsumerSettings, DurableConsumer, Post
 from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
 from contracts.simclock import SharedClock
-from contracts.telemetry import metrics_route, setup_logging, setup_telemetry
+from contracts.telemetry import observe, serve, setup_logging
 from sla_monitor.api import SlaReader, health_routes, install_problems, router
 from sla_monitor.commands import TicketApiCommands, TicketCommands
 from sla_monitor.projection import SlaProjection
@@ -171,27 +170,18 @@ def create_app(
     install_problems(app)
     app.include_router(router)
     health_routes(app)
-    setup_telemetry("sla-monitor")
-    metrics_route(app)
-    FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
-    )
+    observe(app, "sla-monitor")
     return app
 
 
 def main() -> None:
     """Serve sla-monitor (the ``sla-monitor`` command)."""
-    import uvicorn
-
     setup_logging("sla-monitor")
     settings = Settings()
     app = create_app(settings)
-    print(
-        f"sla-monitor: http://{settings.host}:{settings.port}/docs  (policies: "
-        f"{', '.join(app.state.reader.policies)}; nats: {settings.nats_url or 'off'})",
-        flush=True,
-    )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+    policies = ", ".join(app.state.reader.policies)
+    summary = f"policies: {policies}; nats: {settings.nats_url or 'off'}"
+    serve(app, "sla-monitor", settings.host, settings.port, summary)
 
 
 if __name__ == "__main__":

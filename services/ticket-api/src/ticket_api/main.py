@@ -16,13 +16,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from contracts.clock import Clock
 from contracts.messaging.streams import StreamSettings
 from contracts.policy import load_policies
 from contracts.simclock import SharedClock
-from contracts.telemetry import metrics_route, setup_logging, setup_telemetry
+from contracts.telemetry import observe, serve, setup_logging
 from ticket_api.api import problems
 from ticket_api.api.directory.views import router as directory_router
 from ticket_api.api.intake.views import router as intake_router
@@ -123,11 +122,7 @@ def create_app(
     app.include_router(directory_router)
     app.include_router(intake_router)
     _health(app)
-    setup_telemetry("ticket-api")
-    metrics_route(app)
-    FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
-    )
+    observe(app, "ticket-api")
     return app
 
 
@@ -203,17 +198,11 @@ def _health(app: FastAPI) -> None:
 
 def main() -> None:
     """Serve ticket-api (``make run``)."""
-    import uvicorn
-
     setup_logging("ticket-api")
     settings = Settings()
     app = create_app(settings)
-    print(
-        f"ticket-api: http://{settings.host}:{settings.port}/docs  (policies: "
-        f"{', '.join(app.state.desk.policies)}; store: {settings.store})",
-        flush=True,
-    )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+    summary = f"policies: {', '.join(app.state.desk.policies)}; store: {settings.store}"
+    serve(app, "ticket-api", settings.host, settings.port, summary)
 
 
 if __name__ == "__main__":
