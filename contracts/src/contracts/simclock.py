@@ -24,6 +24,7 @@ from nats.js.api import KeyValueConfig
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from contracts.clock import Clock, SystemClock
 from contracts.messaging import servers
 from contracts.policy.durations import parse_span
 
@@ -135,3 +136,19 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def service_clock(
+    clock: Clock | None, *, simulated: bool, nats_url: str | None, prefix: str
+) -> tuple[Clock, SharedClock | None]:
+    """The clock a service runs on: the one given (tests), the shared simulated one when
+    ``<PREFIX>_SIMULATED_CLOCK`` is set (it needs NATS), else the system's. The second value is
+    the shared clock to start and stop with the service, if that is the one."""
+    if clock is not None:
+        return clock, None
+    if simulated:
+        if not nats_url:
+            raise ValueError(f"{prefix}_SIMULATED_CLOCK needs {prefix}_NATS_URL")
+        shared = SharedClock(nats_url)
+        return shared, shared
+    return SystemClock(), None

@@ -9,7 +9,6 @@ dispatcher that sends them, as background tasks for as long as it serves.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -21,13 +20,13 @@ import nats
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
-from contracts.clock import Clock, SystemClock
+from contracts.clock import Clock
 from contracts.events import SLA_STREAM, TICKETS_STREAM
-from contracts.messaging import servers
+from contracts.messaging import finish, servers
 from contracts.messaging.consumer import ConsumerSettings, DurableConsumer, PostgresInbox
 from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
-from contracts.simclock import SharedClock
+from contracts.simclock import service_clock
 from contracts.telemetry import observe, serve, setup_logging
 from notifier import api
 from notifier.channels import Sender
@@ -134,14 +133,7 @@ class Background:
         for consumer in self.consumers:
             consumer.stop()
         self.dispatcher.stop()
-        for task in self.tasks:
-            try:
-                await asyncio.wait_for(task, timeout=30)
-            except Exception:
-                log.exception("background task %s ended with an error", task.get_name())
-        if self.nc:
-            with contextlib.suppress(Exception):
-                await self.nc.close()
+        await finish(self.tasks, self.nc)
 
 
 def create_app(
@@ -157,12 +149,9 @@ def create_app(
     not closed here; otherwise the app opens one from the ``POSTGRES_*`` settings.
     """
     settings = settings or Settings()
-    shared_clock = None
-    if clock is None and settings.simulated_clock:
-        if not settings.nats_url:
-            raise ValueError("NOTIFIER_SIMULATED_CLOCK needs NOTIFIER_NATS_URL")
-        clock = shared_clock = SharedClock(settings.nats_url)
-    clock = clock or SystemClock()
+    clock, shared_clock = service_clock(
+        clock, simulated=settings.simulated_clock, nats_url=settings.nats_url, prefix="NOTIFIER"
+    )
     policies = load_policies(settings.policies_dir)
     destinations = load_destinations(settings.destinations_file)
     planner = Planner(

@@ -9,7 +9,6 @@ loop as background tasks for as long as it serves.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,13 +19,13 @@ import nats
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
-from contracts.clock import Clock, SystemClock
+from contracts.clock import Clock
 from contracts.events import SLA_STREAM, TICKETS_STREAM
-from contracts.messaging import servers
+from contracts.messaging import finish, servers
 from contracts.messaging.consumer import ConsumerSettings, DurableConsumer, PostgresInbox
 from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
-from contracts.simclock import SharedClock
+from contracts.simclock import service_clock
 from contracts.telemetry import observe, serve, setup_logging
 from sla_monitor.api import SlaReader, health_routes, install_problems, router
 from sla_monitor.commands import TicketApiCommands, TicketCommands
@@ -97,14 +96,7 @@ class Background:
             self.consumer.stop()
         if self.timers:
             self.timers.stop()
-        for task in self.tasks:
-            try:
-                await asyncio.wait_for(task, timeout=30)
-            except Exception:
-                log.exception("background task %s ended with an error", task.get_name())
-        if self.nc:
-            with contextlib.suppress(Exception):
-                await self.nc.close()
+        await finish(self.tasks, self.nc)
 
 
 def create_app(
@@ -120,12 +112,9 @@ def create_app(
     not closed here; otherwise the app opens one from the ``POSTGRES_*`` settings.
     """
     settings = settings or Settings()
-    shared_clock = None
-    if clock is None and settings.simulated_clock:
-        if not settings.nats_url:
-            raise ValueError("SLA_MONITOR_SIMULATED_CLOCK needs SLA_MONITOR_NATS_URL")
-        clock = shared_clock = SharedClock(settings.nats_url)
-    clock = clock or SystemClock()
+    clock, shared_clock = service_clock(
+        clock, simulated=settings.simulated_clock, nats_url=settings.nats_url, prefix="SLA_MONITOR"
+    )
     policies = load_policies(settings.policies_dir)
     reader = SlaReader(settings, policies, clock)
     projection = SlaProjection(policies)

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from contracts.clock import Clock
 from contracts.messaging.streams import StreamSettings
 from contracts.policy import load_policies
-from contracts.simclock import SharedClock
+from contracts.simclock import service_clock
 from contracts.telemetry import observe, serve, setup_logging
 from ticket_api.api import problems
 from ticket_api.api.directory.views import router as directory_router
@@ -58,11 +58,9 @@ def create_app(
     """The ticket-api application, wired from settings (and an injectable clock)."""
     settings = settings or Settings()
     environ = dict(os.environ if environ is None else environ)
-    shared_clock = None
-    if clock is None and settings.simulated_clock:
-        if not settings.nats_url:
-            raise ValueError("TICKET_API_SIMULATED_CLOCK needs TICKET_API_NATS_URL")
-        clock = shared_clock = SharedClock(settings.nats_url)
+    clock, shared_clock = service_clock(
+        clock, simulated=settings.simulated_clock, nats_url=settings.nats_url, prefix="TICKET_API"
+    )
     policies = load_policies(settings.policies_dir)
     desk = TicketDesk(settings.event_store_env(environ), policies=policies, clock=clock)
 
