@@ -1,10 +1,10 @@
 """Use cases on tickets: one method per thing a client or agent does, on the event store.
 
 This layer checks requests against the ticket's support policy (types, priorities, required
-intake fields, supported versions, scope, subcategory → priority), issues case numbers, honours
-``Idempotency-Key`` and ``If-Match``, and saves every change atomically. It translates the
-library's persistence errors into the domain's: a lost race is ``ConcurrentUpdate``, never a
-half-written ticket.
+intake fields, supported versions, scope, subcategory → priority), issues gap-free case numbers
+without making opens fight over one record (ADR 15), honours ``Idempotency-Key`` and
+``If-Match``, and saves every change atomically. It translates the library's persistence
+errors into the domain's: a lost race is ``ConcurrentUpdate``, never a half-written ticket.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -25,6 +25,7 @@ from contracts.clock import Clock, SystemClock
 from contracts.policy import SupportPolicy
 from ticket_api.domain.errors import PolicyRuleBroken
 from ticket_api.domain.records import (
+    CaseNumber,
     CaseNumbers,
     IdempotencyRecord,
     format_case_number,
@@ -32,10 +33,15 @@ from ticket_api.domain.records import (
 )
 from ticket_api.domain.ticket import Actor, Ticket, Trace
 from ticket_api.intake import check_contact, check_open_request
+from ticket_api.numbering import NoTurn, NumberingTurns
 
 tracer = trace.get_tracer("ticket_api")
 
-MAX_CASE_NUMBER_ATTEMPTS = 20
+MAX_CASE_NUMBER_ATTEMPTS = 5
+"""Saves tried per open: more than one only if a writer outside the turns (a replica of the
+former version during an upgrade) took the number meanwhile."""
+CASE_NUMBER_WAIT_SECONDS = 2.0
+"""How long an open waits for its turn to number a ticket of its policy before a fast 503."""
 
 
 class TicketNotFound(LookupError):
@@ -51,7 +57,8 @@ class StaleVersion(Exception):
 
 
 class CaseNumbersBusy(Exception):
-    """So many tickets opened at once in one policy that no case number could be issued."""
+    """No case number could be issued in time (so many opens at once in one policy, or other
+    replicas kept taking the next number); nothing was saved."""
 
 
 class ConcurrentUpdate(Exception):
@@ -83,9 +90,6 @@ class TicketDesk(Application[UUID]):
     """The ticket-api application: the only writer of tickets."""
 
     name = "TicketDesk"
-    # A policy's case-number sequence grows by one event per ticket: snapshots keep reading it
-    # (and so issuing the next number) cheap however many tickets a policy has.
-    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {CaseNumbers: 50}
 
     def __init__(
         self,
@@ -102,6 +106,12 @@ class TicketDesk(Application[UUID]):
         )
         self.after_save: list[Callable[[], None]] = []
         """Called after each successful write (the outbox relay wakes up on it)."""
+        self._turns = NumberingTurns(
+            self.recorder.datastore,  # type: ignore[attr-defined]
+            CASE_NUMBER_WAIT_SECONDS,
+        )
+        self._last_issued: dict[str, int] = {}
+        """Per policy: the highest case number known to be taken (only ever an underestimate)."""
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         with tracer.start_as_current_span(
@@ -150,7 +160,9 @@ class TicketDesk(Application[UUID]):
         if parsed is None or policy is None or parsed[1] < 1:
             raise TicketNotFound(case_number)
         number = parsed[1]
-        events = list(self.events.get(CaseNumbers.id_for(policy.id), gt=number - 1, lte=number))
+        events = list(self.events.get(CaseNumber.id_for(policy.id, number), limit=1))
+        if not events:  # issued before ADR 15 by the policy's former sequence aggregate
+            events = list(self.events.get(CaseNumbers.id_for(policy.id), gt=number - 1, lte=number))
         if not events:
             raise TicketNotFound(case_number)
         ticket_id: UUID = events[0].ticket_id  # type: ignore[attr-defined]
@@ -211,53 +223,85 @@ class TicketDesk(Application[UUID]):
             previous = self.ticket(follow_up_of)
             if previous.tenant != tenant:
                 raise TicketNotFound(str(follow_up_of))
-        for _ in range(MAX_CASE_NUMBER_ATTEMPTS):
-            ticket_id = uuid4()
-            numbers = self._case_numbers(rules, ticket_id)
-            ticket = Ticket.open(
-                id=ticket_id,
-                by=by,
-                at=self.clock.now(),
-                trace=trace,
-                case_number=format_case_number(rules.case_prefix, numbers.version),
-                policy=policy,
-                tenant=tenant,
-                contact=contact,
-                title=title,
-                description=description,
-                ticket_type=ticket_type,
-                priority=checked.priority,
-                subcategory=subcategory,
-                product=product,
-                product_version=product_version,
-                channel=channel,
-                modality=modality,
-                intake=checked.intake,
-                follow_up_of=follow_up_of,
-                feature_request=rules.ticket_type(ticket_type).sla_exempt,
-                space=space,
-                attachments=list(attachments or []),
-            )
-            try:
-                self.save(ticket, numbers, *self._remember(idempotency, ticket))
-            except RecordConflictError:
-                # Another ticket took this number, or a retry of this very request won.
-                if (replay := self._replay(idempotency)) is not None:
-                    return replay
-                continue
-            return Outcome(ticket)
+        # One open at a time per policy: the next number is then known without a race, so
+        # opens queue briefly instead of colliding and redoing whole saves (ADR 15).
+        try:
+            with self._turns.turn(policy):
+                for _ in range(MAX_CASE_NUMBER_ATTEMPTS):
+                    ticket_id = uuid4()
+                    number = self._next_case_number(policy)
+                    ticket = Ticket.open(
+                        id=ticket_id,
+                        by=by,
+                        at=self.clock.now(),
+                        trace=trace,
+                        case_number=format_case_number(rules.case_prefix, number),
+                        policy=policy,
+                        tenant=tenant,
+                        contact=contact,
+                        title=title,
+                        description=description,
+                        ticket_type=ticket_type,
+                        priority=checked.priority,
+                        subcategory=subcategory,
+                        product=product,
+                        product_version=product_version,
+                        channel=channel,
+                        modality=modality,
+                        intake=checked.intake,
+                        follow_up_of=follow_up_of,
+                        feature_request=rules.ticket_type(ticket_type).sla_exempt,
+                        space=space,
+                        attachments=list(attachments or []),
+                    )
+                    issued = CaseNumber.issue(policy=policy, number=number, ticket_id=ticket_id)
+                    try:
+                        self.save(ticket, issued, *self._remember(idempotency, ticket))
+                    except RecordConflictError:
+                        # A retry of this very request won, or a writer outside the turns took
+                        # the number.
+                        if (replay := self._replay(idempotency)) is not None:
+                            return replay
+                        self._last_issued[policy] = number
+                        continue
+                    self._last_issued[policy] = number
+                    return Outcome(ticket)
+        except NoTurn:  # the turn did not come in time: refuse fast, nothing saved
+            raise CaseNumbersBusy(policy) from None
         raise CaseNumbersBusy(policy)
 
-    def _case_numbers(self, policy: SupportPolicy, ticket_id: UUID) -> CaseNumbers:
-        try:
-            numbers: object = self.repository.get(CaseNumbers.id_for(policy.id))
-        except AggregateNotFoundError:
-            return CaseNumbers.start(
-                policy=policy.id, prefix=policy.case_prefix, ticket_id=ticket_id
-            )
-        assert isinstance(numbers, CaseNumbers)
-        numbers.issue(ticket_id)
-        return numbers
+    def _next_case_number(self, policy: str) -> int:
+        """The lowest case number of the policy not yet issued.
+
+        Issued numbers are always 1..n (each is saved with its ticket, or not at all), so "is
+        k taken?" is true up to n and false after it: search upwards from the highest number
+        known to be taken — usually one look-up, a few when other replicas have issued numbers
+        meanwhile, about 2·log2(n) once after a restart.
+        """
+        taken = self._last_issued.get(policy)
+        if taken is None:
+            taken = self._numbers_issued_before_adr_15(policy)
+        step = 1
+        while self._is_issued(policy, taken + step):
+            taken += step
+            step *= 2
+        free = taken + step
+        while free - taken > 1:  # taken is issued (or 0), free is not: bisect between
+            middle = (taken + free) // 2
+            if self._is_issued(policy, middle):
+                taken = middle
+            else:
+                free = middle
+        self._last_issued[policy] = taken
+        return free
+
+    def _is_issued(self, policy: str, number: int) -> bool:
+        return bool(self.recorder.select_events(CaseNumber.id_for(policy, number), limit=1))
+
+    def _numbers_issued_before_adr_15(self, policy: str) -> int:
+        """How many numbers the policy's former sequence aggregate issued (its version)."""
+        last = self.recorder.select_events(CaseNumbers.id_for(policy), desc=True, limit=1)
+        return last[0].originator_version if last else 0
 
     # -- changing a ticket -----------------------------------------------------------------
 

@@ -1,9 +1,13 @@
 """Small aggregates that keep the ticket desk's promises to its clients.
 
-``CaseNumbers``: one per policy; the nth event issues case number n to a ticket. Saved in the
-same atomic write as the ticket it numbers, so numbers are unique and gap-free even with
-concurrent writers (a lost race is retried with the next number), and a case number leads back
-to its ticket by reading one event.
+``CaseNumber``: one per issued case number, saved in the same atomic write as the ticket it
+numbers. Its id is derived from (policy, number), so two writers claiming one number cannot both
+succeed (the store's uniqueness rule refuses the second), a failed write leaves no number behind
+(gap-free), and a case number leads back to its ticket by reading one event (ADR 15).
+
+``CaseNumbers``: the former design, one sequence aggregate per policy whose nth event issued
+number n. Every open wrote to it, so it was one hot aggregate that concurrent writers fought over;
+it is no longer written, only read, so the numbers it issued keep leading to their tickets.
 
 ``IdempotencyRecord``: what a command with an ``Idempotency-Key`` did, saved with its effects,
 so that a retried request gets the same answer and nothing happens twice.
@@ -19,8 +23,38 @@ from eventsourcing.domain import Aggregate
 _NAMESPACE = uuid5(NAMESPACE_URL, "urn:supportdesk:ticket-api")
 
 
+class CaseNumber(Aggregate):
+    """Case number ``number`` of a policy, issued to one ticket."""
+
+    class Issued(Aggregate.Created):
+        policy: str
+        number: int
+        ticket_id: UUID
+
+    def __init__(self, *, policy: str, number: int, ticket_id: UUID) -> None:
+        self.policy = policy
+        self.number = number
+        self.ticket_id = ticket_id
+
+    @staticmethod
+    def id_for(policy: str, number: int) -> UUID:
+        return uuid5(_NAMESPACE, f"case-number:{policy}:{number}")
+
+    @classmethod
+    def issue(cls, *, policy: str, number: int, ticket_id: UUID) -> CaseNumber:
+        """Claim the number for the ticket; saving it fails if the number is already taken."""
+        return cls._create(
+            cls.Issued,
+            id=cls.id_for(policy, number),
+            policy=policy,
+            number=number,
+            ticket_id=ticket_id,
+        )
+
+
 class CaseNumbers(Aggregate):
-    """The case-number sequence of one policy; its version is the last number issued."""
+    """The former case-number sequence of one policy (read only): its version is the last
+    number it issued, its nth event names the ticket that got number n."""
 
     class FirstIssued(Aggregate.Created):
         policy: str
