@@ -8,13 +8,21 @@ from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_UNCARRIABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+"""Control characters (NUL above all: PostgreSQL text and JSONB refuse it) and lone UTF-16
+surrogates (no UTF-8 encoding exists for them: the wire and every store would fail)."""
+
+
+def uncarriable(value: str) -> str | None:
+    """The first character of ``value`` no store or channel can carry, if there is one."""
+    found = _UNCARRIABLE.search(value)
+    return found.group() if found else None
 
 
 def printable(value: str) -> str:
-    """Refuse control characters (NUL above all): text must survive every store and channel."""
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters (such as NUL)")
+    """Refuse what text cannot carry everywhere: control characters and lone surrogates."""
+    if uncarriable(value) is not None:
+        raise ValueError("must not contain control characters (such as NUL) or lone surrogates")
     return value
 
 

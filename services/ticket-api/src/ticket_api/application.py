@@ -23,7 +23,7 @@ from opentelemetry.trace import SpanKind
 
 from contracts.clock import Clock, SystemClock
 from contracts.policy import SupportPolicy
-from ticket_api.domain.errors import PolicyRuleBroken
+from ticket_api.domain.errors import PolicyRuleBroken, UncarriableInput
 from ticket_api.domain.records import (
     CaseNumber,
     CaseNumbers,
@@ -34,6 +34,7 @@ from ticket_api.domain.records import (
 from ticket_api.domain.ticket import Actor, Ticket, Trace
 from ticket_api.intake import check_contact, check_open_request
 from ticket_api.numbering import NoTurn, NumberingTurns
+from ticket_api.wire import Unpublishable, uncarriable_attribute, wire_event
 
 tracer = trace.get_tracer("ticket_api")
 
@@ -114,6 +115,11 @@ class TicketDesk(Application[UUID]):
         """Per policy: the highest case number known to be taken (only ever an underestimate)."""
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Save after checking every new event against the event contract: every entry point
+        (REST, email, SMTP, service commands) writes through here, so nothing is stored that
+        the relay could not publish or a consumer could not store."""
+        for obj in objs:
+            self._check_carriable(obj)
         with tracer.start_as_current_span(
             "event store save",
             kind=SpanKind.CLIENT,
@@ -127,6 +133,24 @@ class TicketDesk(Application[UUID]):
         for listener in self.after_save:
             listener()
         return recordings
+
+    @staticmethod
+    def _check_carriable(aggregate: Any) -> None:
+        try:
+            for event in getattr(aggregate, "pending_events", ()):
+                if isinstance(event, Ticket.Event):
+                    wire_event(event, tenant=aggregate.tenant, policy=aggregate.policy)
+                else:  # directory records and bookkeeping: stored, read back, never published
+                    uncarriable_attribute(event)
+        except Unpublishable as refused:
+            raise UncarriableInput(
+                "uncarriable-input",
+                field=refused.field,
+                en=f"The field {refused.field!r} cannot be stored: {refused.reason}. Remove "
+                "control characters (such as NUL) and invalid characters, or shorten it.",
+                es=f"El campo {refused.field!r} no se puede guardar: {refused.reason}. Quite "
+                "los caracteres de control (como NUL) y los inválidos, o acórtelo.",
+            ) from None
 
     # -- queries ---------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from contracts.telemetry import observe, serve, setup_logging
 from ticket_api.api import problems
 from ticket_api.api.directory.views import router as directory_router
 from ticket_api.api.intake.views import router as intake_router
+from ticket_api.api.outbox.views import router as outbox_router
 from ticket_api.api.policies.views import router as policies_router
 from ticket_api.api.principals import Authenticator
 from ticket_api.api.tickets.views import router as tickets_router
@@ -119,6 +120,7 @@ def create_app(
     app.include_router(policies_router)
     app.include_router(directory_router)
     app.include_router(intake_router)
+    app.include_router(outbox_router)
     _health(app)
     observe(app, "ticket-api")
     return app
@@ -185,12 +187,24 @@ def _health(app: FastAPI) -> None:
             return JSONResponse(
                 {"status": "unavailable", "event_store": type(exc).__name__}, status_code=503
             )
-        body = {"status": "ok", "event_store": "ok"}
+        body: dict[str, Any] = {"status": "ok", "event_store": "ok"}
         relay: OutboxRelay | None = request.app.state.relay
         if relay is not None:
             # Writes never wait on NATS (the relay catches up), so its state informs, it does
-            # not make the service unready.
-            body["outbox_relay"] = relay.state
+            # not make the service unready: the status says "degraded" and names the problems.
+            status = relay.status()
+            parked = relay.parked_count() or 0
+            body["outbox_relay"] = status
+            body["outbox_relay_seconds_since_progress"] = round(relay.seconds_since_progress(), 1)
+            body["parked_events"] = parked
+            problems = []
+            if status == "stalled":
+                problems.append("outbox relay stalled: events wait and nothing is published")
+            if parked:
+                problems.append(f"{parked} unpublishable events parked (GET /v1/outbox/parked)")
+            if problems:
+                body["status"] = "degraded"
+                body["problems"] = problems
         return JSONResponse(body)
 
 

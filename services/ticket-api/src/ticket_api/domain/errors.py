@@ -57,3 +57,11 @@ class NotRegistered(LookupError):
 class AccessRefused(NotRegistered):
     """Known, but not allowed to ask for support now: an inactive tenant, a contact who is not
     a space's authorized contact, a policy the tenant has not contracted (answered 403)."""
+
+
+class UncarriableInput(RequestRefused):
+    """Input the event contract cannot carry (a NUL or another control character, a lone
+    surrogate, a value too large for the wire): refused before anything is stored, because a
+    stored event that cannot be published would stop every event behind it."""
+
+    title = "Input the events cannot carry"
