@@ -23,6 +23,7 @@ from nats_server import NatsServer
 from receivers import SmtpSink
 
 from contracts.clock import ManualClock
+from contracts.web import Introspection
 from notifier.main import create_app as notifier_app
 from notifier.settings import Settings as NotifierSettings
 from sla_monitor.commands import TicketApiCommands
@@ -94,17 +95,21 @@ def running_system(
         "dev-service",
     )
 
+    def principals() -> Introspection:
+        """Readers of sla-monitor and notifier are resolved by this ticket-api (ADR 0014)."""
+        return Introspection("http://t", transport=httpx2.ASGITransport(app=tickets))
+
     def sla() -> Any:
         return sla_monitor_app(
             SlaSettings(
                 policies_dir=POLICIES,
                 nats_url=nats_server.url,
                 timer_poll_seconds=0.05,
-                dev_mode=True,
                 **database_settings(postgres_env),
             ),
             clock=clock,
             commands=commands,
+            principals=principals(),
         )
 
     def notifications(mail: SmtpSink) -> Any:
@@ -114,10 +119,10 @@ def running_system(
                 nats_url=nats_server.url,
                 smtp_port=mail.port,
                 dispatch_poll_seconds=0.05,
-                dev_mode=True,
                 **database_settings(postgres_env),
             ),
             clock=clock,
+            principals=principals(),
         )
 
     with ExitStack() as stack:

@@ -102,7 +102,6 @@ def three_services(
         },
         "sla-monitor": {
             "SLA_MONITOR_PORT": str(ports["sla-monitor"]),
-            "SLA_MONITOR_DEV_MODE": "true",
             "SLA_MONITOR_NATS_URL": nats_server.url,
             "SLA_MONITOR_SIMULATED_CLOCK": "true",
             "SLA_MONITOR_TIMER_POLL_SECONDS": "0.05",
@@ -110,8 +109,8 @@ def three_services(
         },
         "notifier": {
             "NOTIFIER_PORT": str(ports["notifier"]),
-            "NOTIFIER_DEV_MODE": "true",
             "NOTIFIER_NATS_URL": nats_server.url,
+            "NOTIFIER_TICKET_API_URL": f"http://127.0.0.1:{ports['ticket-api']}",
             "NOTIFIER_SIMULATED_CLOCK": "true",
             "NOTIFIER_SMTP_PORT": str(mail.port),
             "NOTIFIER_DISPATCH_POLL_SECONDS": "0.05",

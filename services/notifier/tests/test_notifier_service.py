@@ -16,6 +16,7 @@ from typing import Any
 import nats
 import pytest
 from fastapi.testclient import TestClient
+from introspection import dev_introspection
 from nats_server import NatsServer
 from notifier_fixtures import ANA, AT, JOHN, ROOT, SERVICE, Story, opened
 from receivers import HttpReceiver, SmtpSink
@@ -74,7 +75,6 @@ def notifier(
     settings = Settings(
         policies_dir=ROOT / "policies",
         destinations_file=destinations,
-        dev_mode=True,
         nats_url=nats_server.url,
         smtp_port=sink.port,
         message_id_domain="desk.example",
@@ -86,7 +86,9 @@ def notifier(
         dispatch_poll_seconds=0.05,
     )
     try:
-        with TestClient(create_app(settings, clock=ManualClock(AT))) as client:
+        with TestClient(
+            create_app(settings, clock=ManualClock(AT), principals=dev_introspection())
+        ) as client:
             yield Running(client, sink, hooks, nats_server.url)
     finally:
         sink.stop()
@@ -155,6 +157,21 @@ def test_the_delivery_log_is_for_staff_and_answers_problems(notifier: Running) -
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "status"
     ready = {"status": "ok", "database": "ok", "nats": "ok", "consumers": "attached"}
     assert client.get("/readyz").json() == ready
+
+
+def test_a_malformed_query_parameter_is_a_422_problem_not_a_database_outage(
+    notifier: Running,
+) -> None:
+    # PostgreSQL refuses a NUL byte in text: the request's fault, so 422 and no Retry-After.
+    for params in ({"ticket_id": "a\x00b"}, {"case_number": "\x00"}, {"tenant": "acme\x00"}):
+        response = notifier.client.get(
+            "/v1/deliveries", params=params, headers={**STAFF, "Accept-Language": "en"}
+        )
+        assert response.status_code == 422, (params, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "invalid-value" and "retry-after" not in response.headers
+    one = notifier.client.get("/v1/deliveries/bad%00id", headers=STAFF)
+    assert one.status_code == 422 and one.json()["detail"].startswith("Un parámetro")
 
 
 def test_a_dead_letter_is_sent_again_once_its_cause_is_fixed(notifier: Running) -> None:

@@ -23,6 +23,7 @@ import asyncpg
 import nats
 import pytest
 from fastapi.testclient import TestClient
+from introspection import dev_introspection
 from nats_server import NatsServer
 
 from contracts.clock import ManualClock
@@ -115,7 +116,6 @@ async def seed(env: dict[str, str], tenant: str, ticket: UUID, story: Story) -> 
 def settings_for(env: dict[str, str], **overrides: Any) -> Settings:
     return Settings(
         policies_dir=POLICIES_DIR,
-        dev_mode=True,
         postgres_host=env["POSTGRES_HOST"],
         postgres_port=int(env["POSTGRES_PORT"]),
         postgres_user=env["POSTGRES_USER"],
@@ -171,7 +171,9 @@ def desk(postgres_env: dict[str, str]) -> Iterator[Desk]:
         )
     )
     clock = ManualClock(FRIDAY_1730 + timedelta(minutes=15))
-    with TestClient(create_app(settings_for(postgres_env), clock=clock)) as client:
+    with TestClient(
+        create_app(settings_for(postgres_env), clock=clock, principals=dev_introspection())
+    ) as client:
         yield Desk(client, clock, postgres_env, friday, late, on_time)
 
 
@@ -383,7 +385,9 @@ def test_readyz_and_reads_answer_503_when_the_database_is_unreachable(
 ) -> None:
     env = {**postgres_env, "POSTGRES_PORT": "1"}  # nothing listens there
     settings = settings_for(env, postgres_connect_timeout=0.5)
-    with TestClient(create_app(settings, clock=ManualClock(FRIDAY_1730))) as client:
+    with TestClient(
+        create_app(settings, clock=ManualClock(FRIDAY_1730), principals=dev_introspection())
+    ) as client:
         assert client.get("/healthz").status_code == 200
         assert client.get("/readyz").status_code == 503
         response = client.get("/v1/sla/at-risk", headers=AGENT)
@@ -471,7 +475,7 @@ def test_with_nats_configured_the_app_projects_ticket_events_and_serves_their_cl
     run(publish(nats_server.url, ticket, [(opened(), FRIDAY_1730)]))
     settings = settings_for(postgres_env, nats_url=nats_server.url)
     clock = ManualClock(FRIDAY_1730 + timedelta(minutes=15))
-    with TestClient(create_app(settings, clock=clock)) as client:
+    with TestClient(create_app(settings, clock=clock, principals=dev_introspection())) as client:
         consumer = client.app.state.background.consumer  # type: ignore[attr-defined]
         client.portal.call(  # type: ignore[union-attr]
             asyncio.wait_for, consumer.wait_handled(1), 20

@@ -4,7 +4,9 @@ Support staff answer "nobody told us" from here: every message of a ticket with 
 recipient, status, attempts and last error. Dead letters can be sent again once the cause is
 fixed (``POST /v1/deliveries/{id}/retry``). Message bodies are not served — the subject says
 what a message was; the body stays in the database. Staff and services only: the log holds
-customers' addresses.
+customers' addresses. Callers present ticket-api's credentials, resolved by ticket-api (ADR
+0014), and see only the deliveries of the tenants they see there: an agent serving one
+organization never reads another's recipients, and another tenant's delivery is 404.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from contracts import web
 from contracts.clock import Clock
-from contracts.web import Principal, Problem, principal_from_keys
+from contracts.web import Principal, Problem, current_principal
 from notifier.delivery import Dispatcher
 from notifier.settings import Settings
 
@@ -49,8 +51,7 @@ def reader_of(request: Request) -> DeliveryReader:
     return reader
 
 
-def staff(request: Request) -> Principal:
-    principal = principal_from_keys(request, reader_of(request).settings.dev_keys)
+def staff(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     principal.require_staff(doing="read the delivery log", hacer="leer el registro de envíos")
     return principal
 
@@ -100,27 +101,30 @@ router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
 
 @router.get("", summary="The delivery log, newest last, filtered")
 async def list_deliveries(
-    _: Staff,
+    principal: Staff,
     reader: Reader,
-    ticket_id: str | None = None,
-    case_number: str | None = None,
+    ticket_id: Annotated[str | None, Query(max_length=100)] = None,
+    case_number: Annotated[str | None, Query(max_length=100)] = None,
     channel: ChannelName | None = None,
     status: Status | None = None,
+    tenant: Annotated[str | None, Query(max_length=100)] = None,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> DeliveryPage:
-    """Filter by ticket (id or case number), channel and status; page with ``next_cursor``."""
+    """Filter by ticket (id or case number), channel, status and tenant (among those you
+    see); page with ``next_cursor``."""
     limit = min(limit, reader.settings.page_size_cap)
     clauses, args = ["seq > $1"], list[object]([int(cursor or 0)])
-    for column, value in (
-        ("ticket_id", ticket_id),
-        ("case_number", case_number),
-        ("channel", channel),
-        ("status", status),
+    for condition, value in (
+        ("ticket_id = {}", ticket_id),
+        ("case_number = {}", case_number),
+        ("channel = {}", channel),
+        ("status = {}", status),
+        ("tenant = ANY({})", principal.scope(tenant)),
     ):
         if value is not None:
             args.append(value)
-            clauses.append(f"{column} = ${len(args)}")
+            clauses.append(condition.format(f"${len(args)}"))
     args.append(limit + 1)
     query = (
         f"SELECT * FROM deliveries WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ${len(args)}"
@@ -135,37 +139,61 @@ async def list_deliveries(
     )
 
 
+DeliveryId = Annotated[str, Path(max_length=64)]
+
+
+def not_found(delivery_id: str) -> Problem:
+    """Also the answer for another tenant's delivery: its existence is not disclosed."""
+    return Problem(
+        404,
+        "delivery-not-found",
+        en=f"There is no delivery {delivery_id!r}.",
+        es=f"No existe el envío {delivery_id!r}.",
+    )
+
+
+def seen(principal: Principal) -> tuple[str, list[object]]:
+    """The SQL condition (on parameter ``$2``) for rows of the tenants the caller sees."""
+    if principal.sees_all:
+        return "TRUE", []
+    return "tenant = ANY($2::text[])", [list(principal.tenants)]
+
+
 @router.get("/{delivery_id}", summary="One delivery")
-async def get_delivery(delivery_id: str, _: Staff, reader: Reader) -> DeliveryOut:
+async def get_delivery(delivery_id: DeliveryId, principal: Staff, reader: Reader) -> DeliveryOut:
+    condition, args = seen(principal)
     async with reader.db().acquire() as conn:
-        row = await conn.fetchrow("SELECT * FROM deliveries WHERE id = $1", delivery_id)
-    if row is None:
-        raise Problem(
-            404,
-            "delivery-not-found",
-            en=f"There is no delivery {delivery_id!r}.",
-            es=f"No existe el envío {delivery_id!r}.",
+        row = await conn.fetchrow(
+            f"SELECT * FROM deliveries WHERE id = $1 AND {condition}", delivery_id, *args
         )
+    if row is None:
+        raise not_found(delivery_id)
     return DeliveryOut.of(row)
 
 
 @router.post("/{delivery_id}/retry", summary="Send a dead letter again")
-async def retry_delivery(delivery_id: str, principal: Staff, reader: Reader) -> DeliveryOut:
-    """After fixing the cause (an address, a receiver), put a dead delivery back in line."""
+async def retry_delivery(delivery_id: DeliveryId, principal: Staff, reader: Reader) -> DeliveryOut:
+    """After fixing the cause (an address, a receiver), put a dead delivery back in line.
+
+    Only a delivery of a tenant the caller sees: the tenant is part of the update's condition,
+    so another tenant's dead letter is neither changed nor disclosed (404)."""
+    condition, args = seen(principal)
     async with reader.db().acquire() as conn:
         row = await conn.fetchrow(
-            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $2,"
-            " claimed_until = NULL WHERE id = $1 AND status = 'dead' RETURNING *",
+            "UPDATE deliveries SET status = 'pending', attempts = 0,"
+            f" next_attempt_at = ${len(args) + 2}, claimed_until = NULL"
+            f" WHERE id = $1 AND status = 'dead' AND {condition} RETURNING *",
             delivery_id,
+            *args,
             reader.clock.now(),
         )
         if row is None:
             exists: str | None = await conn.fetchval(
-                "SELECT status FROM deliveries WHERE id = $1", delivery_id
+                f"SELECT status FROM deliveries WHERE id = $1 AND {condition}", delivery_id, *args
             )
     if row is None:
         if exists is None:
-            return await get_delivery(delivery_id, principal, reader)  # answers the 404
+            raise not_found(delivery_id)
         raise Problem(
             409,
             "not-a-dead-letter",

@@ -28,6 +28,7 @@ from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
 from contracts.simclock import service_clock
 from contracts.telemetry import observe, serve, setup_logging
+from contracts.web import Introspection
 from notifier import api
 from notifier.channels import Sender
 from notifier.channels.chat import ChatSender
@@ -45,7 +46,8 @@ log = logging.getLogger("notifier")
 DESCRIPTION = """
 The notifier's delivery log: every message the ticket and SLA events produced, per recipient
 and channel, with its status (pending, sent, dead), attempts and last error. Errors are
-RFC 9457 problem documents. Authenticate with `Authorization: Bearer <key>` (staff keys).
+RFC 9457 problem documents. Authenticate with ticket-api's credentials (staff and services,
+`Authorization: Bearer <key or token>`): you see the tenants you see on ticket-api.
 """
 
 
@@ -142,11 +144,13 @@ def create_app(
     clock: Clock | None = None,
     pool: asyncpg.Pool | None = None,
     senders: Mapping[str, Sender] | None = None,
+    principals: Introspection | None = None,
 ) -> FastAPI:
     """The notifier, wired from settings (an injectable clock, pool and, for tests, senders).
 
     A pool passed in is the caller's (it must belong to the event loop the app runs on) and is
-    not closed here; otherwise the app opens one from the ``POSTGRES_*`` settings.
+    not closed here; otherwise the app opens one from the ``POSTGRES_*`` settings. Callers are
+    resolved by ``principals`` (by default: ticket-api at ``ticket_api_url``).
     """
     settings = settings or Settings()
     clock, shared_clock = service_clock(
@@ -162,6 +166,12 @@ def create_app(
         stale_after=timedelta(seconds=settings.stale_after_seconds),
     )
     reader = api.DeliveryReader(settings, clock)
+    owns_principals = principals is None
+    principals = principals or Introspection(
+        settings.ticket_api_url,
+        ttl=settings.principal_cache_seconds,
+        timeout=settings.principal_timeout_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -205,6 +215,8 @@ def create_app(
             await client.aclose()
             if owned:
                 await reader.pool.close()
+            if owns_principals:
+                await principals.aclose()
             reader.pool = None
             if shared_clock is not None:
                 await shared_clock.stop()
@@ -217,6 +229,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.reader = reader
+    app.state.principals = principals
     app.state.planner = planner
     api.install(app)
     observe(app, "notifier")

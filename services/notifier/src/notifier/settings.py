@@ -12,11 +12,10 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts.messaging.database import PostgresSettings
-from contracts.web import DEV_PRINCIPALS
 
 
 class Settings(PostgresSettings):
@@ -79,17 +78,16 @@ class Settings(PostgresSettings):
     """Messages per second per channel (Slack allows about one per second per webhook)."""
 
     page_size_cap: int = 200
-    dev_mode: bool = False
-    dev_keys: dict[str, dict[str, str]] = Field(default_factory=dict)
-    """JSON object: API key → principal (kind, id, name, tenant for customers)."""
+    ticket_api_url: str | None = None
+    """ticket-api (e.g. ``http://127.0.0.1:8000``), which checks every reader's credential
+    and tenant scope (ADR 0014); unset, the delivery log answers 503."""
+    principal_cache_seconds: float = 5.0
+    """How long ticket-api's answer about a credential is reused: a revoked key or a
+    deactivated staff member is shut out within this time."""
+    principal_timeout_seconds: float = 2.0
+    """At most this long waiting for ticket-api to check a credential (then 503)."""
 
-    @model_validator(mode="after")
-    def _development_keys(self) -> Settings:
-        if self.dev_mode and not self.dev_keys:
-            self.dev_keys = dict(DEV_PRINCIPALS)
-        return self
-
-    @field_validator("dev_keys", "rate_limits", mode="before")
+    @field_validator("rate_limits", mode="before")
     @classmethod
     def _json(cls, value: object) -> object:
         return json.loads(value) if isinstance(value, str) else value

@@ -8,8 +8,10 @@ and remaining time, and its status, are live. Instants are given in UTC and in t
 local time (its business calendar's time zone).
 
 Errors are RFC 9457 ``application/problem+json`` with a Spanish ``detail`` by default and an
-English one on ``Accept-Language: en``. Callers authenticate with ``Authorization: Bearer <key>``
-(development keys, ``SLA_MONITOR_DEV_MODE=true``); customers see only their tenant's tickets.
+English one on ``Accept-Language: en``. Callers present ticket-api's credentials
+(``Authorization: Bearer <key or token>``), which ticket-api resolves for us (ADR 0014): every
+read, list, report and stream holds only the tenants the caller sees there — customers their
+own, agents those they serve — and another tenant's ticket is 404, as on ticket-api.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -27,14 +29,14 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from contracts import web
 from contracts.clock import Clock
 from contracts.policy import SupportPolicy, parse_span
 from contracts.vocabulary import Metric
-from contracts.web import Principal, Problem, principal_from_keys
+from contracts.web import CurrentPrincipal, Introspection, Problem
 from sla_monitor.clocks import ClockView
 from sla_monitor.projection import replay
 from sla_monitor.settings import Settings
@@ -84,13 +86,6 @@ def install_problems(app: FastAPI) -> None:
         unavailable_en="The SLA database is unreachable. Retry shortly.",
         unavailable_es="La base de datos de SLA no responde. Reintente en breve.",
     )
-
-
-def current_principal(request: Request) -> Principal:
-    return principal_from_keys(request, reader_of(request).settings.dev_keys)
-
-
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 def reader_of(request: Request) -> SlaReader:
@@ -310,7 +305,7 @@ async def at_risk(
         ("deadline > {}", now),
         ("deadline <= {}", now + span),
         ("policy = {}", policy),
-        ("tenant = {}", principal.scope(tenant)),
+        ("tenant = ANY({})", principal.scope(tenant)),
     )
     query = (
         f"SELECT * FROM sla_clocks{where.sql('running')} "
@@ -346,7 +341,7 @@ async def breaches(
         ("deadline >= {}", start),
         ("deadline < {}", end),
         ("policy = {}", policy),
-        ("tenant = {}", principal.scope(tenant)),
+        ("tenant = ANY({})", principal.scope(tenant)),
     )
     # Stored rows are as of each ticket's last event: a clock still running past its deadline
     # is breached now even if no event has rewritten its row since.
@@ -396,7 +391,7 @@ async def compliance(
         ("met_at >= {}", start),
         ("met_at < {}", end),
         ("policy = {}", policy),
-        ("tenant = {}", principal.scope(tenant)),
+        ("tenant = ANY({})", principal.scope(tenant)),
     )
     metrics = where.param(list(COMPLIANCE_METRICS))
     query = COMPLIANCE.format(where=where.sql("status = 'met'", f"metric = ANY({metrics})"))
@@ -442,12 +437,16 @@ def sse(event: str, data: Mapping[str, Any], event_id: str | None = None) -> str
 CHANGED = "SELECT * FROM sla_clocks{where} ORDER BY as_of, ticket_id, metric"
 
 
+Scope = list[str] | None
+"""The tenants a caller's query may return (``Principal.scope``); ``None``: every tenant."""
+
+
 async def clock_changes(
     reader: SlaReader,
     start: datetime,
     *,
     policy: str | None,
-    tenant: str | None,
+    scope: Callable[[], Awaitable[Scope]],
 ) -> AsyncIterator[str]:
     """SSE messages for clock rows written after ``start`` (in event time), and for running
     clocks whose deadline passes while the client listens.
@@ -456,14 +455,21 @@ async def clock_changes(
     back ``stream_overlap_seconds`` past the newest row seen, so a row written late with an
     older event time is still sent; what was already sent (same ticket version and status) is
     not sent again.
+
+    ``scope`` is asked again before every poll (ticket-api's answer is cached for a few
+    seconds): a stream lives for hours, and a revoked key or an agent taken off a tenant must
+    stop receiving within the cache's time, not at the next reconnect. When the caller no
+    longer passes (or ticket-api cannot say), the stream ends; the client's reconnect then gets
+    the problem.
     """
     settings = reader.settings
     overlap = timedelta(seconds=settings.stream_overlap_seconds)
     cursor = start
     sent: dict[tuple[UUID, str], tuple[int, str, datetime]] = {}
+    tenants = await scope()
 
     def query(*fixed: tuple[str, Any]) -> tuple[str, list[Any]]:
-        where = Where(*fixed, ("policy = {}", policy), ("tenant = {}", tenant))
+        where = Where(*fixed, ("policy = {}", policy), ("tenant = ANY({})", tenants))
         return CHANGED.format(where=where.sql()), where.args
 
     # What was already there when the client connected is not news.
@@ -479,6 +485,11 @@ async def clock_changes(
     yield f"retry: 2000\n: since {start.isoformat()}\n\n"
     quiet_since = time.monotonic()
     while True:
+        try:
+            tenants = await scope()
+        except Problem as refused:
+            log.info("clock stream ended: the caller no longer passes (%s)", refused.code)
+            return
         now = reader.clock.now()
         messages: list[str] = []
         sql, args = query(("as_of > {}", cursor - overlap))
@@ -536,10 +547,16 @@ async def stream(
             start = datetime.fromisoformat(last_id)
         if start.tzinfo is None:
             start = start.replace(tzinfo=UTC)
-    scope = principal.scope(tenant)
+    principal.scope(tenant)  # a customer naming another tenant: 403 now, not a broken stream
     reader.db()  # no pool: a 503 problem now, not a broken stream
+    principals: Introspection = request.app.state.principals
+    headers = request.headers
+
+    async def scope() -> Scope:
+        return (await principals.resolve(headers)).scope(tenant)
+
     return StreamingResponse(
-        clock_changes(reader, start, policy=policy, tenant=scope),
+        clock_changes(reader, start, policy=policy, scope=scope),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

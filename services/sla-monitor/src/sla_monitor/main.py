@@ -27,6 +27,7 @@ from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
 from contracts.simclock import service_clock
 from contracts.telemetry import observe, serve, setup_logging
+from contracts.web import Introspection
 from sla_monitor.api import SlaReader, health_routes, install_problems, router
 from sla_monitor.commands import TicketApiCommands, TicketCommands
 from sla_monitor.projection import SlaProjection
@@ -38,7 +39,8 @@ log = logging.getLogger("sla_monitor")
 DESCRIPTION = """
 Read API of the SLA monitor for dashboards: each ticket's SLA clocks (live), tickets at risk,
 breaches, compliance per policy and priority, and a Server-Sent Events stream of clock changes.
-Errors are RFC 9457 problem documents. Authenticate with `Authorization: Bearer <key>`.
+Errors are RFC 9457 problem documents. Authenticate with ticket-api's credentials
+(`Authorization: Bearer <key or token>`): you see the tenants you see on ticket-api.
 """
 
 
@@ -105,11 +107,13 @@ def create_app(
     clock: Clock | None = None,
     pool: asyncpg.Pool | None = None,
     commands: TicketCommands | None = None,
+    principals: Introspection | None = None,
 ) -> FastAPI:
     """The sla-monitor application, wired from settings (an injectable clock and pool).
 
     A pool passed in is the caller's (it must belong to the event loop the app runs on) and is
-    not closed here; otherwise the app opens one from the ``POSTGRES_*`` settings.
+    not closed here; otherwise the app opens one from the ``POSTGRES_*`` settings. Callers are
+    resolved by ``principals`` (by default: ticket-api at ``ticket_api_url``).
     """
     settings = settings or Settings()
     clock, shared_clock = service_clock(
@@ -117,6 +121,12 @@ def create_app(
     )
     policies = load_policies(settings.policies_dir)
     reader = SlaReader(settings, policies, clock)
+    owns_principals = principals is None
+    principals = principals or Introspection(
+        settings.ticket_api_url,
+        ttl=settings.principal_cache_seconds,
+        timeout=settings.principal_timeout_seconds,
+    )
     projection = SlaProjection(policies)
 
     @asynccontextmanager
@@ -143,6 +153,8 @@ def create_app(
                 await background.stop()
             if owned:
                 await reader.pool.close()
+            if owns_principals:
+                await principals.aclose()
             reader.pool = None
             if shared_clock is not None:
                 await shared_clock.stop()
@@ -155,6 +167,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.reader = reader
+    app.state.principals = principals
     app.state.projection = projection
     install_problems(app)
     app.include_router(router)

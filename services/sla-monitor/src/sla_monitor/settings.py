@@ -6,14 +6,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts.messaging.database import PostgresSettings
-from contracts.web import DEV_PRINCIPALS
 
 
 class Settings(PostgresSettings):
@@ -31,10 +28,16 @@ class Settings(PostgresSettings):
     simulated_clock: bool = False
     """Read time from the clock shared through NATS (demos, acceptance runs); needs nats_url."""
     ticket_api_url: str | None = None
-    """Where escalations, abandonment and expiry are sent (e.g. ``http://127.0.0.1:8000``);
-    unset, those timers wait and only SLA events are published."""
+    """ticket-api (e.g. ``http://127.0.0.1:8000``): where escalations, abandonment and expiry
+    are sent, and who checks every reader's credential and tenant scope (ADR 0014). Unset,
+    those timers wait, only SLA events are published and every read answers 503."""
     ticket_api_key: str = "dev-service"
     """sla-monitor's service key at ticket-api."""
+    principal_cache_seconds: float = 5.0
+    """How long ticket-api's answer about a credential is reused: a revoked key or a
+    deactivated contact is shut out within this time."""
+    principal_timeout_seconds: float = 2.0
+    """At most this long waiting for ticket-api to check a credential (then 503)."""
     stream_poll_seconds: float = 1.0
     """How often ``/v1/sla/stream`` looks for changed clocks."""
     stream_keepalive_seconds: float = 15.0
@@ -42,18 +45,3 @@ class Settings(PostgresSettings):
     """How far back (in event time) each poll of the stream looks again, so a clock written
     late with an earlier event time is still sent; repeats are filtered out."""
     page_size_cap: int = 200
-    dev_mode: bool = False
-    """Accept the development keys of ``DEV_PRINCIPALS``."""
-    dev_keys: dict[str, dict[str, str]] = Field(default_factory=dict)
-    """JSON object: API key → principal (kind, id, name, tenant for customers)."""
-
-    @model_validator(mode="after")
-    def _development_keys(self) -> Settings:
-        if self.dev_mode and not self.dev_keys:
-            self.dev_keys = dict(DEV_PRINCIPALS)
-        return self
-
-    @field_validator("dev_keys", mode="before")
-    @classmethod
-    def _json(cls, value: object) -> object:
-        return json.loads(value) if isinstance(value, str) else value

@@ -25,6 +25,7 @@ from contracts.telemetry import observe, serve, setup_logging
 from ticket_api.api import problems
 from ticket_api.api.directory.views import router as directory_router
 from ticket_api.api.intake.views import router as intake_router
+from ticket_api.api.introspection import router as introspection_router
 from ticket_api.api.outbox.views import router as outbox_router
 from ticket_api.api.policies.views import router as policies_router
 from ticket_api.api.principals import Authenticator
@@ -120,6 +121,7 @@ def create_app(
     app.include_router(policies_router)
     app.include_router(directory_router)
     app.include_router(intake_router)
+    app.include_router(introspection_router)
     app.include_router(outbox_router)
     _health(app)
     observe(app, "ticket-api")
