@@ -82,7 +82,6 @@ meter.create_observable_gauge(
 meter.create_observable_gauge(
     "supportdesk.relay.seconds_since_progress",
     callbacks=[_observe_stall],
-    unit="s",
     description="Seconds since the relay last moved forward while events wait (0: caught up)",
 )
 meter.create_observable_gauge(
