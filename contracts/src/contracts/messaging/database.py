@@ -20,6 +20,8 @@ async def create_pool(env: Mapping[str, str], *, max_size: int = 10) -> asyncpg.
         database=env["POSTGRES_DBNAME"],
         min_size=1,
         max_size=max_size,
+        timeout=float(env.get("POSTGRES_CONNECT_TIMEOUT") or 2.0),
+        command_timeout=float(env.get("POSTGRES_COMMAND_TIMEOUT") or 30.0),
     )
     assert pool is not None  # asyncpg returns None only for a pool it was told not to start
     return pool
@@ -47,6 +49,9 @@ class PostgresSettings(BaseSettings):
     postgres_dbname: str = _postgres("dbname", "postgres")
     postgres_connect_timeout: float = 2.0
     """Seconds to wait for a database connection before answering 503."""
+    postgres_command_timeout: float = _postgres("command_timeout", 30.0)
+    """Seconds any one statement may take: no consumer, timer loop or read waits without a
+    deadline on a database that stopped answering (a lost network path, a lock held)."""
     pool_max_size: int = 10
 
     def pool_kwargs(self) -> dict[str, Any]:
@@ -58,6 +63,7 @@ class PostgresSettings(BaseSettings):
             "password": self.postgres_password,
             "database": self.postgres_dbname,
             "timeout": self.postgres_connect_timeout,
+            "command_timeout": self.postgres_command_timeout,
             "min_size": 0,
             "max_size": self.pool_max_size,
         }
