@@ -37,15 +37,18 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 __all__ = [
     "PostgresUnavailableError",
+    "StoppablePostgres",
     "drop_database",
     "fresh_database",
     "running_postgres",
+    "stoppable_postgres",
 ]
 
 #: The variables by which CI hands over a server it started itself.
@@ -94,6 +97,40 @@ def running_postgres() -> contextlib.AbstractContextManager[dict[str, str]]:
     if any(name in os.environ for name in EXTERNAL_VARIABLES):
         return _external_postgres()
     return _temporary_postgres()
+
+
+@dataclass
+class StoppablePostgres:
+    """A private server that a fault test may stop and start again, on the same port."""
+
+    env: dict[str, str]
+    _binaries: _Binaries
+    _data: Path
+    _sockets: Path
+    _log: Path
+    _owner: pwd.struct_passwd | None
+    _base: Path
+
+    def stop(self) -> None:
+        """Stop at once, as a crash would (clients see refused connections from now on)."""
+        _stop(self._binaries, self._data, self._owner, self._base)
+
+    def start(self) -> None:
+        """Start again where it was; returns once it accepts connections."""
+        port = int(self.env["POSTGRES_PORT"])
+        _pg_ctl_start(self._binaries, self._data, self._sockets, self._log, self._owner, port)
+
+
+@contextlib.contextmanager
+def stoppable_postgres() -> Iterator[StoppablePostgres]:
+    """A throw-away cluster of this test's own, to stop and restart under a running service.
+
+    Always local (never the server CI provides, nor the session's shared one: stopping those
+    would break every other test).
+    """
+    with _temporary_postgres(stoppable=True) as server:
+        assert isinstance(server, StoppablePostgres)
+        yield server
 
 
 def fresh_database(env: Mapping[str, str], name: str) -> dict[str, str]:
@@ -177,8 +214,9 @@ def _external_postgres() -> Iterator[dict[str, str]]:
 
 
 @contextlib.contextmanager
-def _temporary_postgres() -> Iterator[dict[str, str]]:
-    """Create, start and finally destroy a private cluster listening on 127.0.0.1 only."""
+def _temporary_postgres(stoppable: bool = False) -> Iterator[Any]:
+    """Create, start and finally destroy a private cluster listening on 127.0.0.1 only; yields
+    its env, or a ``StoppablePostgres`` handle around it when asked."""
     binaries = _find_binaries()
     owner = _server_owner()
     base = Path(tempfile.mkdtemp(prefix="supportdesk-pg-"))
@@ -214,7 +252,10 @@ def _temporary_postgres() -> Iterator[dict[str, str]]:
                 raise PostgresUnavailableError(
                     f"PostgreSQL started on 127.0.0.1:{port} but refused a connection: {error}"
                 ) from error
-            yield env
+            if stoppable:
+                yield StoppablePostgres(env, binaries, data, sockets, log, owner, base)
+            else:
+                yield env
         finally:
             _stop(binaries, data, owner, base)
     finally:
@@ -307,30 +348,8 @@ def _start(
     failure = ""
     for _attempt in range(START_ATTEMPTS):
         port = _free_port()
-        options = [
-            "-h 127.0.0.1",
-            f"-p {port}",
-            f"-k {shlex.quote(str(sockets))}",
-            # Speed over durability: the data is thrown away when the tests end.
-            "-c fsync=off",
-            "-c synchronous_commit=off",
-            "-c full_page_writes=off",
-        ]
         try:
-            _run(
-                binaries.pg_ctl,
-                [
-                    "start",
-                    f"--pgdata={data}",
-                    f"--log={log}",
-                    "--wait",
-                    f"--timeout={PG_CTL_TIMEOUT_SECONDS}",
-                    f"--options={' '.join(options)}",
-                ],
-                owner=owner,
-                cwd=cwd,
-                what="pg_ctl start",
-            )
+            _pg_ctl_start(binaries, data, sockets, log, owner, port)
         except PostgresUnavailableError as error:
             # Most likely the port was taken meanwhile; the server log tells for sure.
             failure = f"{error}\n--- server log ---\n{_tail(log)}"
@@ -338,6 +357,40 @@ def _start(
         return port
     raise PostgresUnavailableError(
         f"PostgreSQL did not start after {START_ATTEMPTS} attempts:\n{failure}"
+    )
+
+
+def _pg_ctl_start(
+    binaries: _Binaries,
+    data: Path,
+    sockets: Path,
+    log: Path,
+    owner: pwd.struct_passwd | None,
+    port: int,
+) -> None:
+    """``pg_ctl start`` on ``port``, waiting until the server accepts connections."""
+    options = [
+        "-h 127.0.0.1",
+        f"-p {port}",
+        f"-k {shlex.quote(str(sockets))}",
+        # Speed over durability: the data is thrown away when the tests end.
+        "-c fsync=off",
+        "-c synchronous_commit=off",
+        "-c full_page_writes=off",
+    ]
+    _run(
+        binaries.pg_ctl,
+        [
+            "start",
+            f"--pgdata={data}",
+            f"--log={log}",
+            "--wait",
+            f"--timeout={PG_CTL_TIMEOUT_SECONDS}",
+            f"--options={' '.join(options)}",
+        ],
+        owner=owner,
+        cwd=data.parent,
+        what="pg_ctl start",
     )
 
 

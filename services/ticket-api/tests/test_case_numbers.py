@@ -8,14 +8,15 @@ per-policy sequence all keep the numbering whole.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from conftest import CUSTOMER, POLICIES, T0, Api
+from conftest import CUSTOMER, POLICIES, T0, Api, running_api
 from contracts.policy import load_policies
 from ticket_api.application import TicketDesk
 from ticket_api.domain.records import CaseNumbers
@@ -43,6 +44,14 @@ OPEN = {
 }
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def roomy_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    """The app admitting 32 requests at once, so that all of them reach the numbering."""
+    yield from running_api(
+        request, tmp_path, request.param, max_concurrent_requests=32, queue_timeout_seconds=5
+    )
+
+
 def at_once(count: int, work: Callable[[int], Any]) -> list[Any]:
     """Run ``work(i)`` in ``count`` threads released together; their results, in order."""
     start = threading.Barrier(count)
@@ -64,7 +73,8 @@ def btw(*numbers: int) -> list[str]:
     return [f"BTW-{n:06d}" for n in numbers]
 
 
-def test_32_concurrent_opens_each_get_a_distinct_gap_free_case_number(api: Api) -> None:
+def test_32_concurrent_opens_each_get_a_distinct_gap_free_case_number(roomy_api: Api) -> None:
+    api = roomy_api
     opened = at_once(32, lambda _: api.open())
     assert sorted(t["case_number"] for t in opened) == btw(*range(1, 33))
     for ticket in opened:  # and each number leads back to its own ticket

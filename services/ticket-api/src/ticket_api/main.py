@@ -23,6 +23,7 @@ from contracts.policy import load_policies
 from contracts.simclock import service_clock
 from contracts.telemetry import observe, serve, setup_logging
 from ticket_api.api import problems
+from ticket_api.api.admission import AdmissionLimit
 from ticket_api.api.directory.views import router as directory_router
 from ticket_api.api.intake.views import router as intake_router
 from ticket_api.api.introspection import router as introspection_router
@@ -117,6 +118,12 @@ def create_app(
     app.state.relay = relay
     problems.install(app)
     _limit_body_size(app, settings.max_body_bytes, {"/v1/intake/email": settings.email_max_bytes})
+    # Outermost of ours: a request beyond capacity is refused before any work (ADR 15).
+    app.add_middleware(
+        AdmissionLimit,
+        limit=settings.max_concurrent_requests,
+        queue_timeout=settings.queue_timeout_seconds,
+    )
     app.include_router(tickets_router)
     app.include_router(policies_router)
     app.include_router(directory_router)

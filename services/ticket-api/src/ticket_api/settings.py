@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ticket_api import event_store
+
 DEV_PRINCIPALS: dict[str, dict[str, str]] = {
     "dev-customer": {
         "kind": "customer",
@@ -43,6 +45,11 @@ class Settings(BaseSettings):
     """Event store: the embedded SQLite file, or PostgreSQL (``POSTGRES_*`` variables)."""
     postgres_connect_timeout: int = 1
     """Seconds to wait for a database connection before answering 503 (library default: 30)."""
+    max_concurrent_requests: int = Field(default=16, ge=1, le=32)
+    """Requests in progress at once; more wait for a place (ADR 15). At most 32: sync endpoints
+    run on Starlette's pool of 40 threads, which must keep room for health checks."""
+    queue_timeout_seconds: float = Field(default=0.25, ge=0)
+    """How long a request beyond the limit waits for a place before a 503 ``overloaded``."""
     nats_url: str | None = None
     """NATS with JetStream for the outbox relay (``make run``: the embedded nats-server);
     unset, ticket-api runs without publishing and the relay catches up once it is set."""
@@ -129,6 +136,18 @@ class Settings(BaseSettings):
             env["PERSISTENCE_MODULE"] = "eventsourcing.postgres"
             env.setdefault("POSTGRES_CONNECT_TIMEOUT", str(self.postgres_connect_timeout))
             env.setdefault("POSTGRES_PRE_PING", "y")  # drop dead pooled connections first
+            # One try per call, connect and statement timeouts: an outage is a 503 in about a
+            # second, not after the library's ten retries (ADR 15).
+            env.setdefault("APPLICATION_RECORDER_TOPIC", event_store.TOPIC)
+            # Enough connections for every admitted request, plus the relay, the ticket list's
+            # worker and one held per policy while an open takes its turn; a thread beyond
+            # that is refused at once rather than queued.
+            connections = self.max_concurrent_requests + 8
+            env.setdefault("POSTGRES_POOL_SIZE", "5")
+            env.setdefault(
+                "POSTGRES_MAX_OVERFLOW", str(connections - int(env["POSTGRES_POOL_SIZE"]))
+            )
+            env.setdefault("POSTGRES_MAX_WAITING", str(self.max_concurrent_requests))
             missing = [
                 k
                 for k in ("POSTGRES_DBNAME", "POSTGRES_HOST", "POSTGRES_USER", "POSTGRES_PASSWORD")

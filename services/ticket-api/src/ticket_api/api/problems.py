@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import DataError, InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -188,6 +188,19 @@ def install(app: FastAPI) -> None:
             else "El almacén de tickets no responde; no se guardó nada. Reintente en breve."
         )
         return problem(request, 503, "store-unavailable", detail, headers={"Retry-After": "5"})
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # The store is up and refused these values (out of range, not encodable): resending
+        # the same request cannot help, so this is the client's 422, not an outage's 503.
+        log.warning("the event store refused the data: %s", exc)
+        detail = (
+            "The store refused a value of this request; nothing was saved. Check the fields."
+            if wants_english(request)
+            else "El almacén rechazó un valor de la solicitud; no se guardó nada. Revise los "
+            "campos."
+        )
+        return problem(request, 422, "unstorable-value", detail)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
