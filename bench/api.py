@@ -23,6 +23,12 @@ such as ``AGGREGATE_CACHE_MAXSIZE`` to the served ticket-api to try them without
 
 The load generator shares the machine's cores with the server and PostgreSQL; the CPU figures
 printed for each phase say how busy each party, and the whole machine, was.
+
+Overload (ADR 15): past its capacity ticket-api must refuse fast (503 ``overloaded`` with
+``Retry-After``) and keep serving at its peak. The run checks that the largest K serves at
+least the smallest K's rate with no 5xx but fast 503s, and that in the open loop every request
+is answered — served or refused — within ``--answer-within`` seconds (1 s). ``--smoke`` runs
+every phase briefly at a low rate: a check that the benchmark works, not a measurement.
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import httpx2
-from bench_support import CLOCK_TICKS, percentile, postgres_helpers, run_async
+from bench_support import CLOCK_TICKS, percentile, postgres_helpers, run_async, verdict
 from bench_support import machine_ticks as _machine
 from bench_support import process_tree as _tree
 from bench_support import ticks as _ticks
@@ -133,10 +139,30 @@ def echo(body: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class Latencies:
-    """Seconds per command, by command kind, plus the failures by status."""
+    """Seconds per command, by command kind, plus the failures by status; and, for every
+    request however it ended, how long its answer took (infinite: none came)."""
 
     by_kind: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
+    answers: list[tuple[int, float]] = field(default_factory=list)
+    """(status, seconds) of every request, served or refused; status 0: no answer."""
+
+    def answered(self, status: int, seconds: float) -> None:
+        self.answers.append((status, seconds if status else math.inf))
+
+    def slowest_answer(self) -> float:
+        return max((s for _, s in self.answers), default=0.0)
+
+    def refused(self) -> int:
+        return sum(1 for status, _ in self.answers if status == 503)
+
+    def bad_5xx(self, fast: float) -> int:
+        """Answers that are neither served, a 4xx, nor a 503 within ``fast`` seconds."""
+        return sum(
+            1
+            for status, seconds in self.answers
+            if status == 0 or (status >= 500 and (status != 503 or seconds > fast))
+        )
 
     def add(self, kind: str, seconds: float) -> None:
         self.by_kind.setdefault(kind, []).append(seconds)
@@ -435,6 +461,8 @@ async def one_sequence(
     sent = time.perf_counter()
     ticket_id, status = await open_ticket(client)
     done = time.perf_counter()
+    if counted(done):
+        latencies.answered(status, done - sent)
     if ticket_id is None:
         if counted(done):
             latencies.fail(f"create {status or 'no answer'}")
@@ -446,6 +474,7 @@ async def one_sequence(
         status = await command(client, ticket_id, kind)
         done = time.perf_counter()
         if counted(done):
+            latencies.answered(status, done - sent)
             if status == 200:
                 latencies.add(kind, done - sent)
             else:
@@ -497,6 +526,8 @@ async def open_loop(
         await at(first)
         ticket_id, status = await open_ticket(client)
         done = time.perf_counter()
+        if measured:
+            latencies.answered(status, done - first)
         if ticket_id is None:
             if measured:
                 failed("create", status)
@@ -508,6 +539,8 @@ async def open_loop(
             await at(due)
             status = await command(client, ticket_id, kind)
             done = time.perf_counter()
+            if measured:
+                latencies.answered(status, done - due)
             if status != 200:
                 if measured:
                     failed(kind, status)
@@ -639,6 +672,17 @@ def arguments() -> argparse.Namespace:
     add("--timeout", type=float, default=5.0, help="seconds a request may take (default 5)")
     add("--preload", type=int, default=0, help="tickets opened before each ticket-api phase")
     add(
+        "--answer-within",
+        type=float,
+        default=1.0,
+        help="seconds within which every request must be answered, served or refused (default 1)",
+    )
+    add(
+        "--smoke",
+        action="store_true",
+        help="every phase briefly at 60 commands/s: checks the benchmark runs, measures nothing",
+    )
+    add(
         "--server-env",
         action="append",
         default=[],
@@ -646,7 +690,12 @@ def arguments() -> argparse.Namespace:
         help="extra environment for the served ticket-api (not for C), e.g."
         " AGGREGATE_CACHE_MAXSIZE=1000 (repeatable)",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.smoke:
+        args.warmup, args.closed_seconds, args.open_seconds = 0.5, 1.0, 2.0
+        args.echo_seconds, args.saves_seconds, args.desk_seconds = 1.0, 1.0, 1.0
+        args.rate = min(args.rate, 60.0)
+    return args
 
 
 def print_table(rows: list[Row]) -> None:
@@ -789,7 +838,29 @@ def main() -> None:
         f" {'met' if best.rate >= 500 else 'missed'}); p99 {open_p99:.1f} ms at"
         f" {args.rate:.0f} commands/s ({verdict})"
     )
+    print(overload_verdict(rows, args.answer_within))
     print(f"total run time: {time.perf_counter() - began:.0f} s")
+
+
+def overload_verdict(rows: list[Row], within: float) -> str:
+    """The ADR 15 checks: the largest K keeps the smallest K's rate with no 5xx but fast 503s,
+    and the open loop answers every request, served or refused, within ``within`` seconds."""
+    closed = [r for r in rows if r.what.startswith("REST closed")]
+    low, high = closed[0], closed[-1]
+    opened = next(r for r in rows if r.what.startswith("REST open"))
+    bad = sum(r.latencies.bad_5xx(within) for r in (*closed, opened))
+    keeps = high.rate >= low.rate
+    slowest = opened.latencies.slowest_answer()
+    every = slowest <= within and not opened.note
+    high_k, low_k = high.what.split(", ")[1], low.what.split(", ")[1]
+    return (
+        f"overload: {high_k} {high.rate:,.0f} commands/s vs {low_k} {low.rate:,.0f}"
+        f" ({verdict(keeps)}), {high.latencies.refused()} refused fast (503"
+        f" overloaded); 5xx other than fast 503s: {bad} ({verdict(bad == 0)})\n"
+        f"open loop: {opened.latencies.refused()} of {len(opened.latencies.answers)} requests"
+        f" refused; slowest answer {slowest * 1e3:,.0f} ms; every request answered within"
+        f" {within:g} s: {verdict(every)}"
+    )
 
 
 if __name__ == "__main__":
