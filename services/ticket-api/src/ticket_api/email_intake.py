@@ -19,6 +19,14 @@ by the optional SMTP listener — becomes a ticket, or the customer's reply on o
   limits; a refused file is named in the outcome and the rest goes on.
 - The ``Message-ID`` is the idempotency key: an MTA delivering the same message twice opens
   one ticket.
+- A message past the limits of ``email_limits`` (nesting, parts, attachments, headers,
+  addresses, subject and text length) is refused whole with ``EmailTooComplex`` before
+  anything is kept. Text is cleaned, not refused: control characters (a NUL from a broken
+  client) are dropped and undecodable characters become U+FFFD, in subject, text, file names
+  and Message-ID alike — a customer's request should not bounce for a byte they never saw.
+- Files are written only once the message is known to be a reply or a new request the sender
+  may open: a refused message leaves none behind. (A store failure after that can leave an
+  unreferenced file; it is not deleted, as another ticket may share the same content.)
 
 Which policy a new request falls under: the policy whose email channel it was sent to, else
 the tenant's one contracted policy, else ``TICKET_API_EMAIL_DEFAULT_POLICY``. Its type and
@@ -35,7 +43,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
 from typing import Any
 
@@ -49,6 +57,13 @@ from ticket_api.directory import Directory
 from ticket_api.domain.errors import NotRegistered
 from ticket_api.domain.records import parse_case_number
 from ticket_api.domain.ticket import Ticket
+from ticket_api.email_limits import (
+    EmailLimits,
+    EmailTooComplex,
+    check_structure,
+    clean_text,
+    prescan,
+)
 
 log = logging.getLogger(__name__)
 CASE_NUMBER = re.compile(r"\b([A-Z][A-Z0-9]{1,9}-\d{6,12})\b")
@@ -82,6 +97,10 @@ class Parsed:
     text: str
     message_id: str | None
     attachments: list[tuple[str, str, bytes]]
+    automatic: str | None
+    """Why a machine wrote it (``is_automatic``), if one did."""
+    unverified: bool
+    """The receiving MTA found the sender forged."""
 
 
 def is_automatic(message: EmailMessage) -> str | None:
@@ -118,16 +137,19 @@ def strip_quoted(text: str) -> str:
     return new or text.strip()
 
 
-def body_text(message: EmailMessage) -> str:
+def body_text(message: EmailMessage, limits: EmailLimits) -> str:
     part = message.get_body(preferencelist=("plain", "html"))
     if part is None:
         return ""
     assert isinstance(part, EmailMessage)
     try:
         content = part.get_content()
-    except (LookupError, UnicodeError):  # an unknown or lying charset
+    except (LookupError, UnicodeError):  # an unknown or lying charset: the likeliest one
         raw = part.get_payload(decode=True)
-        content = raw.decode("latin-1") if isinstance(raw, bytes) else ""
+        content = raw.decode("cp1252", "replace") if isinstance(raw, bytes) else ""
+    if len(content) > limits.body_chars:  # before the costly HTML conversion
+        raise EmailTooComplex("body_chars", limits.body_chars)
+    content = clean_text(str(content))
     if part.get_content_type() == "text/html":
         converter = html2text.HTML2Text()
         converter.ignore_images = True
@@ -136,9 +158,19 @@ def body_text(message: EmailMessage) -> str:
     return strip_quoted(str(content).replace("\r\n", "\n"))
 
 
-def parse(raw: bytes) -> tuple[EmailMessage, Parsed]:
+def parse(raw: bytes, limits: EmailLimits) -> Parsed:
+    """What the intake needs of a message, within the limits (``EmailTooComplex`` if not)."""
+    prescan(raw, limits)
+    try:
+        return _parse(raw, limits)
+    except RecursionError:  # header comments nested deeper than the prescan can see
+        raise EmailTooComplex("depth", limits.depth) from None
+
+
+def _parse(raw: bytes, limits: EmailLimits) -> Parsed:
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
+    check_structure(message, limits)
     sender = parseaddr(str(message.get("From", "")))[1].strip().lower()
     recipients = [
         address.lower()
@@ -147,16 +179,31 @@ def parse(raw: bytes) -> tuple[EmailMessage, Parsed]:
         )
         if address
     ]
+    found: list[Message] = list(message.iter_attachments())
+    if len(found) > limits.attachments:
+        raise EmailTooComplex("attachments", limits.attachments)
     attachments = []
-    for part in message.iter_attachments():
+    for part in found:
         assert isinstance(part, EmailMessage)
         content = part.get_payload(decode=True)
         if isinstance(content, bytes):
-            name = part.get_filename() or "adjunto"
+            name = clean_text(part.get_filename() or "") or "adjunto"
             attachments.append((name, part.get_content_type(), content))
-    subject = " ".join(str(message.get("Subject", "")).split())
-    message_id = str(message.get("Message-ID", "")).strip() or None
-    return message, Parsed(sender, recipients, subject, body_text(message), message_id, attachments)
+    subject = " ".join(clean_text(str(message.get("Subject", ""))).split())
+    if len(subject) > limits.subject_chars:
+        raise EmailTooComplex("subject_chars", limits.subject_chars)
+    message_id = clean_text(str(message.get("Message-ID", ""))).strip() or None
+    text = body_text(message, limits)
+    return Parsed(
+        sender,
+        recipients,
+        subject,
+        text,
+        message_id,
+        attachments,
+        automatic=is_automatic(message),
+        unverified=failed_authentication(message),
+    )
 
 
 class EmailIntake:
@@ -166,20 +213,30 @@ class EmailIntake:
         directory: Directory,
         attachments: AttachmentStore,
         *,
+        limits: EmailLimits,
         default_policy: str | None = None,
     ) -> None:
         self.desk = desk
         self.directory = directory
         self.attachments = attachments
+        self.limits = limits
         self.default_policy = default_policy
 
     def receive(self, raw: bytes) -> IntakeOutcome:
-        """Turn one message into a ticket or a reply, or say why not (nothing is answered)."""
-        message, mail = parse(raw)
-        if (why := is_automatic(message)) is not None:
+        """Turn one message into a ticket or a reply, or say why not (nothing is answered).
+
+        Raises ``EmailTooComplex`` for a message past the limits, before anything is kept:
+        unlike a refused sender, that is a failure the delivering MTA must hear about.
+        """
+        try:
+            mail = parse(raw, self.limits)
+        except EmailTooComplex as refused:
+            log.warning("email intake: refused a message past %s", refused.setting)
+            raise
+        if (why := mail.automatic) is not None:
             log.info("email intake: ignored an automatic message (%s)", why)
             return IntakeOutcome("ignored", reason=f"automatic: {why}")
-        if failed_authentication(message):
+        if mail.unverified:
             log.warning("email intake: refused a message failing DMARC")
             return IntakeOutcome("refused", reason="sender-not-verified")
         contact = self.directory.contact_by_email(mail.sender) if mail.sender else None
@@ -191,7 +248,6 @@ class EmailIntake:
         except NotRegistered as refused:
             log.warning("email intake: refused mail from %s: %s", contact.contact_id, refused.code)
             return IntakeOutcome("refused", reason=refused.code)
-        stored, refused_files = self._store_attachments(mail)
         actor = {"kind": "customer", "id": holder.id, "name": holder.name}
         retry = None
         if mail.message_id:
@@ -199,6 +255,7 @@ class EmailIntake:
             retry = Idempotency(f"email:{mail.sender}", mail.message_id[:200], fingerprint)
         previous = self._mentioned_ticket(mail.subject, holder.tenant or "")
         if previous is not None and previous.state is not TicketState.CLOSED:
+            stored, refused_files = self._store_attachments(mail)
 
             def reply(ticket: Ticket, policy: SupportPolicy, now: Any) -> None:
                 ticket.customer_reply(
@@ -222,6 +279,7 @@ class EmailIntake:
         else:
             kind = policy.ticket_types[0]
             priority = None if kind.default_priority else policy.priorities[-1].id
+        stored, refused_files = self._store_attachments(mail)
         opened = self.desk.open_ticket(
             policy=policy.id,
             tenant=holder.tenant or "",

@@ -36,6 +36,7 @@ from ticket_api.attachments import AttachmentStore
 from ticket_api.dev_seed import seed_development_directory
 from ticket_api.directory import Directory
 from ticket_api.email_intake import EmailIntake
+from ticket_api.email_limits import EmailLimits
 from ticket_api.lease import FileLease, Lease, PostgresLease
 from ticket_api.read_model import TicketList
 from ticket_api.relay import OutboxRelay, RelaySettings
@@ -112,7 +113,11 @@ def create_app(
         frozenset(settings.attachment_types),
     )
     app.state.email_intake = intake = EmailIntake(
-        desk, directory, attachments, default_policy=settings.email_default_policy
+        desk,
+        directory,
+        attachments,
+        limits=EmailLimits.from_settings(settings),
+        default_policy=settings.email_default_policy,
     )
     app.state.ticket_list = ticket_list = TicketList(desk)
     app.state.relay = relay

@@ -63,6 +63,25 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     email_max_bytes: int = 26_214_400
     """A raw email (with its attachments) may be this large (25 MiB, a common MTA limit)."""
+    email_max_depth: int = 10
+    """Levels of MIME nesting in one email (mixed → related → alternative → text is 3). This
+    and the ``email_max_*`` below bound what a message may ask of the parser beyond its size
+    (``email_limits`` says why); a message past any of them is refused whole, nothing kept."""
+    email_max_parts: int = 100
+    email_max_attachments: int = 20
+    email_max_headers: int = 500
+    """Fields in one header section (the message's, or one part's)."""
+    email_max_header_bytes: int = 16_384
+    """One header field with its folded lines: room for 100 addresses with display names."""
+    email_max_addresses: int = 100
+    """Addresses in one address field (``To``, ``Cc``, ``From``...)."""
+    email_max_recipients: int = 200
+    """Addresses in ``To``, ``Cc`` and ``Delivered-To`` together."""
+    email_max_subject_chars: int = 1_000
+    """A longer subject is refused; within it, the title keeps the first 300 characters."""
+    email_max_body_chars: int = 200_000
+    """The text (or HTML) part as decoded; the ticket keeps its first 20,000 characters. Bounds
+    the HTML-to-text conversion (about 2 s per MB)."""
     attachment_max_bytes: int = 10_485_760
     attachment_types: list[str] = [
         "image/png",

@@ -3,8 +3,11 @@
 ``TICKET_API_SMTP_INTAKE_PORT`` (``make run``: 2525) starts an aiosmtpd server on 127.0.0.1
 that hands every message to the email intake, as an MTA's pipe would in production. Like a
 real MTA it records each envelope recipient as a ``Delivered-To`` header (which policy's
-address the mail was sent to). It accepts every message it can read — refusals are decided
-and logged by the intake, never answered to the sender.
+address the mail was sent to). It accepts every message it can read — refusals of senders
+are decided and logged by the intake, never answered to the sender. A message past the
+intake's limits is the exception: it is rejected in the SMTP session with a permanent reply
+(``552 5.3.4`` too big, ``554 5.6.0`` too complex), so the sending MTA tells its own user and
+never retries; being an answer within the session, it is no backscatter.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from ticket_api.email_intake import EmailIntake
+from ticket_api.email_limits import EmailTooComplex
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,8 @@ class _Handler:
         delivered = b"".join(f"Delivered-To: {r}\r\n".encode() for r in envelope.rcpt_tos)
         try:
             outcome = await asyncio.to_thread(self.intake.receive, delivered + content)
+        except EmailTooComplex as refused:  # logged by the intake
+            return refused.smtp_reply
         except Exception:
             log.exception("smtp intake: a message could not be taken")
             return "451 4.3.0 Try again later"

@@ -4,6 +4,13 @@ For an MTA's pipe (``curl --data-binary @- -H 'Content-Type: message/rfc822'``) 
 provider's inbound hook, authenticated as a service (or an admin). The answer says what became
 of the message; refused and ignored messages answer 202 — they were received, and deliberately
 not acted on — so the MTA does not retry them, and the sender is never answered.
+
+A message past the intake's limits (``TICKET_API_EMAIL_MAX_*``: nesting, parts, attachments,
+headers, addresses, subject and text length) answers 422 ``email-too-complex`` instead, naming
+the limit. Not 202: a refused sender is a decision about who wrote, kept quiet so as not to
+answer forgers; an oversized message is a permanent failure of the message itself, which the
+MTA or provider must see (it bounces instead of retrying, as after the SMTP listener's 5xx) and
+which operators must be able to find — a 202 would report it as received. Nothing is stored.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from ticket_api.api.principals import CurrentPrincipal
 from ticket_api.api.problems import Problem
 from ticket_api.email_intake import EmailIntake
+from ticket_api.email_limits import EmailTooComplex
 
 router = APIRouter(prefix="/v1/intake", tags=["intake"])
 STATUS = {"opened": 201, "replied": 200, "ignored": 202, "refused": 202}
@@ -34,6 +42,12 @@ class IntakeOut(BaseModel):
     "/email",
     summary="Receive a raw email (RFC 5322)",
     response_model=IntakeOut,
+    responses={
+        422: {
+            "description": "Empty, or past a limit (`email-too-complex`); nothing was stored",
+            "content": {"application/problem+json": {}},
+        }
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -54,7 +68,10 @@ async def receive_email(
             es="Envíe el mensaje completo (RFC 5322) como cuerpo.",
         )
     intake: EmailIntake = request.app.state.email_intake
-    outcome = await run_in_threadpool(intake.receive, raw)
+    try:
+        outcome = await run_in_threadpool(intake.receive, raw)
+    except EmailTooComplex as refused:
+        raise Problem(422, refused.code, en=refused.en, es=refused.es) from None
     if outcome.ticket is not None and not outcome.replayed:
         request.app.state.ticket_list.catch_up_soon()
     response.status_code = STATUS[outcome.action]
