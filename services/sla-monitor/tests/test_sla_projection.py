@@ -139,6 +139,8 @@ async def project(url: str, env: dict[str, str], expected: int) -> list[dict[str
             "first_response:1:started",
             "resolution:1:started",
             "first_response:3:met",
+            # paused exactly at its deadline: breached, and announced before the pause
+            "resolution:breach:1.0:2026-11-30T15:00:00+00:00",
             "resolution:4:paused",
             "abandonment:resolve:4",
         ]

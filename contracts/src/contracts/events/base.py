@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -48,6 +49,7 @@ class ActorKind(StrEnum):
     CUSTOMER = "customer"
     AGENT = "agent"
     SUPERVISOR = "supervisor"
+    ADMIN = "admin"
     SERVICE = "service"
     SYSTEM = "system"
 
@@ -75,5 +77,8 @@ class EventPayload(BaseModel):
     event_name: ClassVar[str]
     schema_version: ClassVar[int] = 1
     meaning: ClassVar[str]
+    upcasters: ClassVar[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
+    """``{n: f}``: ``f`` turns the data of schema version ``n`` into that of ``n + 1``, so a
+    consumer reads messages published before the contract changed (still in the stream)."""
 
     actor: Actor = Field(description="Who caused the event.")

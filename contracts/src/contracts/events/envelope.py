@@ -126,12 +126,15 @@ def payload_of(event: CloudEvent) -> EventPayload:
     cls = EVENTS.get(event.event_name)
     if cls is None:
         raise UnknownEventError(f"unknown event type {event.type!r}")
-    if event.schema_version != cls.schema_version:
+    data, version = event.data, event.schema_version
+    while version < cls.schema_version and version in cls.upcasters:
+        data, version = cls.upcasters[version](dict(data)), version + 1
+    if version != cls.schema_version:
         raise UnknownEventError(
             f"{event.type} schema v{event.schema_version} is not supported "
             f"(this contracts version reads v{cls.schema_version})"
         )
-    return cls.model_validate(event.data)
+    return cls.model_validate(data)
 
 
 def to_wire(event: CloudEvent) -> bytes:

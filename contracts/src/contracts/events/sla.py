@@ -6,8 +6,9 @@ SLA events: sla-monitor asks ticket-api for them, so the ticket's history stays 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AwareDatetime, Field
 
@@ -78,8 +79,15 @@ class Breached(SlaEvent):
 class Met(SlaEvent):
     event_name: ClassVar[str] = "sla.met"
     meaning: ClassVar[str] = "The target was met (first public reply, resolution, decision)."
+    schema_version: ClassVar[int] = 2
+    upcasters: ClassVar[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {
+        1: lambda data: data,  # v2 only lets the deadline be absent
+    }
 
-    deadline: AwareDatetime
+    deadline: AwareDatetime | None = Field(
+        description="The deadline the clock had when it was met; none when it was met while "
+        "paused (a paused clock has no deadline)."
+    )
     elapsed: timedelta
     late: bool = False
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from contracts.events import Actor, ActorKind, EventPayload
@@ -27,6 +28,38 @@ class Change:
 
     key: str
     payload: EventPayload
+    at: datetime | None = None
+    """When it happened, if not at the ticket event that revealed it (a breach's deadline)."""
+
+
+def timer_key(metric: str, kind: str, threshold: float, due: datetime) -> str:
+    """The id suffix of a timer's SLA event (warning or breach): the same whether the timer
+    loop fires it or the projection announces a breach it revealed first, so JetStream's
+    duplicate window and the consumers' inboxes let only one through."""
+    return f"{metric}:{kind}:{float(threshold)}:{due.astimezone(UTC).isoformat()}"
+
+
+def missed_breaches(sla: TicketSla, fired: set[tuple[str, datetime]]) -> list[Change]:
+    """Breaches the ticket event reveals before the timer loop fired them.
+
+    A reply or a resolution that arrives after the deadline but before the loop's next pass
+    ends the running span, and with it the breach timer: without this the breach would be
+    recorded (``breached_at``) but never announced. ``fired`` holds ``(metric, due)`` of the
+    breaches already announced.
+    """
+    found = []
+    for metric, clock in sla.clocks.items():
+        due = clock.breached_at
+        if due is None or (metric.value, due) in fired:
+            continue
+        found.append(
+            Change(
+                timer_key(metric.value, "breach", 1.0, due),
+                se.Breached(actor=ACTOR, metric=metric, priority=sla.priority, deadline=due),
+                at=due,
+            )
+        )
+    return found
 
 
 def clock_changes(
@@ -77,12 +110,7 @@ def clock_changes(
             changes.append(
                 Change(
                     f"{key}:met",
-                    se.Met(
-                        **common,
-                        deadline=view.deadline or view.met_at,
-                        elapsed=view.used,
-                        late=view.late,
-                    ),
+                    se.Met(**common, deadline=view.deadline, elapsed=view.used, late=view.late),
                 )
             )
         elif old and old["running"] and not running and view.status is not ClockStatus.MET:

@@ -114,6 +114,8 @@ class SlaClock:
     def meet(self, at: datetime) -> None:
         if self.started_at is None or self.met_at is not None or not self.applicable:
             return
+        if self.running_since is None:
+            self.met_deadline = None  # met while paused: a paused clock has no deadline
         self._end_span(at)
         self.met_at = at
 

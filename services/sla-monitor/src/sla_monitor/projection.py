@@ -20,7 +20,7 @@ from contracts.events import EVENTS, CloudEvent, EventPayload, envelope, subject
 from contracts.events import ticket as te
 from contracts.messaging.consumer import Connection
 from contracts.policy import SupportPolicy
-from sla_monitor.changes import abandonment_warnings, clock_changes
+from sla_monitor.changes import abandonment_warnings, clock_changes, missed_breaches
 from sla_monitor.clocks import TicketSla
 
 SCHEMA = """
@@ -141,7 +141,16 @@ class SlaProjection:
                 "ticket",
             )
         }
-        changes = clock_changes(sla, sla.view(as_of), before, version)
+        fired = {
+            (row["metric"], row["due"])
+            for row in await conn.fetch(
+                "SELECT metric, due FROM sla_fired WHERE ticket_id = $1 AND kind = 'breach'",
+                ticket_id,
+            )
+        }
+        # A breach revealed by this event goes first: announced before the Met that ends it.
+        breaches = missed_breaches(sla, fired)
+        changes = breaches + clock_changes(sla, sla.view(as_of), before, version)
         changes += abandonment_warnings(sla.actions(), armed, version)
         records = []
         for change in changes:
@@ -151,7 +160,7 @@ class SlaProjection:
                 ticket_version=version,
                 tenant=tenant,
                 policy=sla.policy.id,
-                time=as_of,
+                time=change.at or as_of,
                 source="/sla-monitor",
                 event_id=f"{ticket_id}:{change.key}",
             )
@@ -161,6 +170,15 @@ class SlaProjection:
             "INSERT INTO sla_outbox (event_id, subject, body, traceparent) VALUES ($1, $2, $3, $4)"
             " ON CONFLICT (event_id) DO NOTHING",
             records,
+        )
+        # Announced once: the timer loop must not fire these breaches again.
+        await conn.executemany(
+            "INSERT INTO sla_fired VALUES ($1, $2, 'breach', 1.0, $3, $4, $5) "
+            "ON CONFLICT DO NOTHING",
+            [
+                (ticket_id, c.payload.metric.value, c.at, as_of, f"{ticket_id}:{c.key}")  # type: ignore[attr-defined]
+                for c in breaches
+            ],
         )
 
     async def _write(

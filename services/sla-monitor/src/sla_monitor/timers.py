@@ -28,6 +28,7 @@ from contracts.clock import Clock
 from contracts.events import Actor, ActorKind, EventPayload, envelope, subject, to_wire
 from contracts.events.sla import Breached, WarningRaised
 from contracts.vocabulary import Metric
+from sla_monitor.changes import timer_key
 from sla_monitor.commands import TicketCommands, command_for
 from sla_monitor.projection import SCHEMA, current_traceparent
 
@@ -214,7 +215,7 @@ class TimerLoop:
             )
         due: datetime = row["due"]
         event_id = (
-            f"{row['ticket_id']}:{metric.value}:{row['kind']}:{row['threshold']}:{due.isoformat()}"
+            f"{row['ticket_id']}:{timer_key(metric.value, row['kind'], row['threshold'], due)}"
         )
         event = envelope(
             payload,
@@ -222,7 +223,7 @@ class TimerLoop:
             ticket_version=row["ticket_version"],
             tenant=row["tenant"],
             policy=row["policy"],
-            time=self.clock.now(),
+            time=due,  # when the threshold was crossed, not when the loop noticed it
             source=SOURCE,
             event_id=event_id,
             traceparent=current_traceparent(),
