@@ -229,3 +229,19 @@ def test_mail_sent_to_the_smtp_listener_becomes_a_ticket(with_smtp: tuple[Api, i
     [ticket] = tickets(api)
     # The envelope recipient (BITAM's address) chose the policy, as Delivered-To.
     assert (ticket["policy"], ticket["tenant"]) == ("bitam", "acme")
+
+
+def test_mail_the_desk_refuses_by_rule_gets_a_permanent_smtp_reply_not_a_retry(
+    with_smtp: tuple[Api, int],
+) -> None:
+    api, port = with_smtp
+    # acme now has a cloud space whose one authorized contact is Carla, not Ana (000).
+    carla = {"id": "contact-carla", "name": "Carla Paz", "email": "carla@acme.example"}
+    assert api.client.post("/v1/tenants/acme/contacts", json=carla, headers=ADMIN).is_success
+    space = {"name": "Nube producción", "contact": "contact-carla"}
+    assert api.client.put("/v1/tenants/acme/spaces/nube", json=space, headers=ADMIN).is_success
+    with smtplib.SMTP("127.0.0.1", port) as smtp, pytest.raises(smtplib.SMTPDataError) as refused:
+        smtp.sendmail("ana@acme.example", ["soporte@bitam.com"], mail())
+    # 5xx: the sending MTA bounces it instead of retrying the same refusal for days
+    assert refused.value.smtp_code == 550
+    assert tickets(api) == []

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from ticket_api.domain.errors import NotRegistered, TicketRuleBroken
 from ticket_api.email_intake import EmailIntake
 from ticket_api.email_limits import EmailTooComplex
 
@@ -39,6 +40,11 @@ class _Handler:
             outcome = await asyncio.to_thread(self.intake.receive, delivered + content)
         except EmailTooComplex as refused:  # logged by the intake
             return refused.smtp_reply
+        except (TicketRuleBroken, NotRegistered) as refused:
+            # A decision, not an outage: a temporary reply would make the sending MTA retry
+            # the same message for days. Permanent, without saying why (no backscatter).
+            log.warning("smtp intake: refused a message: %s", refused.code)
+            return "550 5.7.1 Message refused"
         except Exception:
             log.exception("smtp intake: a message could not be taken")
             return "451 4.3.0 Try again later"
