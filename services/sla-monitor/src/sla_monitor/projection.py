@@ -22,6 +22,7 @@ from contracts.messaging.consumer import Connection
 from contracts.policy import SupportPolicy
 from sla_monitor.changes import abandonment_warnings, clock_changes, missed_breaches
 from sla_monitor.clocks import TicketSla
+from sla_monitor.tickets import TicketFacts, ticket_facts
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sla_ticket_events (
@@ -53,6 +54,12 @@ CREATE TABLE IF NOT EXISTS sla_outbox (
 CREATE INDEX IF NOT EXISTS sla_outbox_unpublished ON sla_outbox (seq) WHERE published_at IS NULL;
 ALTER TABLE sla_timers ADD COLUMN IF NOT EXISTS armed_by TEXT;
 ALTER TABLE sla_outbox ADD COLUMN IF NOT EXISTS traceparent TEXT;
+CREATE TABLE IF NOT EXISTS sla_tickets (
+    ticket_id UUID PRIMARY KEY, case_number TEXT NOT NULL, title TEXT NOT NULL,
+    tenant TEXT NOT NULL, policy TEXT NOT NULL, priority TEXT NOT NULL, assignee_id TEXT,
+    assignee_name TEXT, state TEXT NOT NULL, opened_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL);
+CREATE INDEX IF NOT EXISTS sla_tickets_case_number ON sla_tickets (case_number);
 """
 
 
@@ -92,8 +99,9 @@ class SlaProjection:
         await self.refresh(conn, ticket_id)
 
     async def rebuild(self, conn: Connection) -> int:
-        """Recompute every ticket's clocks and timers from the stored events (a repair)."""
-        await conn.execute("TRUNCATE sla_clocks, sla_timers")
+        """Recompute every ticket's clocks, timers and facts from the stored events (a repair;
+        also what fills ``sla_tickets`` for tickets projected before it existed)."""
+        await conn.execute("TRUNCATE sla_clocks, sla_timers, sla_tickets")
         tickets = await conn.fetch("SELECT DISTINCT ticket_id FROM sla_ticket_events")
         for row in tickets:  # what was announced stays announced: no events from a repair
             await self.refresh(conn, row["ticket_id"], announce=False)
@@ -115,6 +123,9 @@ class SlaProjection:
                 conn, ticket_id, sla, last["at"], last["version"], rows[0]["tenant"]
             )
         await self._write(conn, ticket_id, sla, last["at"], last["version"], rows[0]["tenant"])
+        facts = ticket_facts([dict(row) for row in rows])
+        if facts is not None:
+            await self._write_ticket(conn, ticket_id, facts, rows[0]["policy"], rows[0]["tenant"])
 
     async def _announce(
         self,
@@ -243,6 +254,38 @@ class SlaProjection:
             [t[2] for t in timers],
             [t[3] for t in timers],
             current_traceparent(),
+        )
+
+    @staticmethod
+    async def _write_ticket(
+        conn: Connection, ticket_id: UUID, facts: TicketFacts, policy: str, tenant: str
+    ) -> None:
+        """The ticket's name, assignee and state for the read API's rows and case-number
+        lookups, in the transaction that writes its clocks (so both say the same).
+
+        ``case_number`` is indexed, not UNIQUE: ticket-api never issues a number twice, but a
+        duplicate in the stream (say, ticket-api's store wiped while this database was kept)
+        must not park that ticket's events and lose its clocks; lookups take the newest.
+        """
+        assignee = facts.assignee
+        await conn.execute(
+            "INSERT INTO sla_tickets (ticket_id, case_number, title, tenant, policy, priority, "
+            "assignee_id, assignee_name, state, opened_at, updated_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+            "ON CONFLICT (ticket_id) DO UPDATE SET case_number = $2, title = $3, tenant = $4, "
+            "policy = $5, priority = $6, assignee_id = $7, assignee_name = $8, state = $9, "
+            "opened_at = $10, updated_at = $11",
+            ticket_id,
+            facts.case_number,
+            facts.title,
+            tenant,
+            policy,
+            facts.priority,
+            assignee.id if assignee else None,
+            assignee.name if assignee else None,
+            facts.state.value,
+            facts.opened_at,
+            facts.updated_at,
         )
 
 

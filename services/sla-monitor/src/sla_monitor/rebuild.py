@@ -1,4 +1,5 @@
-"""``sla-monitor-rebuild``: recompute every ticket's SLA clocks and timers from stored events.
+"""``sla-monitor-rebuild``: recompute every ticket's SLA clocks, timers and names (case number,
+title, assignee, state) from stored events.
 
 The repair after a policy change (new targets apply to history) or a projection bug: clocks and
 timers are derived data, rebuilt in one transaction from ``sla_ticket_events`` with the
