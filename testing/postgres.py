@@ -118,7 +118,9 @@ class StoppablePostgres:
     def start(self) -> None:
         """Start again where it was; returns once it accepts connections."""
         port = int(self.env["POSTGRES_PORT"])
-        _pg_ctl_start(self._binaries, self._data, self._sockets, self._log, self._owner, port)
+        _pg_ctl_start(
+            self._binaries, self._data, self._sockets, self._log, self._owner, port, durable=True
+        )
 
 
 @contextlib.contextmanager
@@ -243,7 +245,7 @@ def _temporary_postgres(stoppable: bool = False) -> Iterator[Any]:
             cwd=base,
             what="initdb",
         )
-        port = _start(binaries, data, sockets, log, owner, base)
+        port = _start(binaries, data, sockets, log, owner, base, durable=stoppable)
         try:
             env = _eventsourcing_env("127.0.0.1", port, SUPERUSER, PASSWORD, "postgres")
             try:
@@ -343,13 +345,15 @@ def _start(
     log: Path,
     owner: pwd.struct_passwd | None,
     cwd: Path,
+    *,
+    durable: bool = False,
 ) -> int:
     """Start the server on a free port and return it; ``pg_ctl -w`` waits until it accepts."""
     failure = ""
     for _attempt in range(START_ATTEMPTS):
         port = _free_port()
         try:
-            _pg_ctl_start(binaries, data, sockets, log, owner, port)
+            _pg_ctl_start(binaries, data, sockets, log, owner, port, durable=durable)
         except PostgresUnavailableError as error:
             # Most likely the port was taken meanwhile; the server log tells for sure.
             failure = f"{error}\n--- server log ---\n{_tail(log)}"
@@ -367,15 +371,23 @@ def _pg_ctl_start(
     log: Path,
     owner: pwd.struct_passwd | None,
     port: int,
+    *,
+    durable: bool = False,
 ) -> None:
-    """``pg_ctl start`` on ``port``, waiting until the server accepts connections."""
+    """``pg_ctl start`` on ``port``, waiting until the server accepts connections.
+
+    ``durable``: a commit is in the WAL before it is acknowledged, as in production, so a
+    server a fault test stops at once (a crash) keeps every committed transaction; otherwise
+    the last fraction of a second of commits may vanish and the test would judge ghosts.
+    """
     options = [
         "-h 127.0.0.1",
         f"-p {port}",
         f"-k {shlex.quote(str(sockets))}",
-        # Speed over durability: the data is thrown away when the tests end.
+        # Speed over durability: the data is thrown away when the tests end (and the machine
+        # does not crash under a test, so fsync stays off even for a durable server).
         "-c fsync=off",
-        "-c synchronous_commit=off",
+        f"-c synchronous_commit={'on' if durable else 'off'}",
         "-c full_page_writes=off",
     ]
     _run(
