@@ -133,14 +133,45 @@ class TestIkhodi001:
         )
         assert due == datetime(2026, 11, 25, 17, tzinfo=GUATEMALA)
 
-    def test_only_p1_counts_calendar_time(self, ikhodi: SupportPolicy) -> None:
-        clocks = {p.id: {t.clock for t in p.targets.values()} for p in ikhodi.priorities}
-        assert clocks == {
-            "p1": {ClockKind.CALENDAR},
-            "p2": {ClockKind.BUSINESS},
-            "p3": {ClockKind.BUSINESS},
-            "p4": {ClockKind.BUSINESS},
+    def test_calendar_time_wherever_the_table_does_not_say_habil(
+        self, ikhodi: SupportPolicy
+    ) -> None:
+        clocks = {
+            (p.id, metric.value): t.clock
+            for p in ikhodi.priorities
+            for metric, t in p.targets.items()
         }
+        assert clocks == {
+            ("p1", "first_response"): ClockKind.CALENDAR,  # "15 minutos"
+            ("p1", "resolution"): ClockKind.CALENDAR,  # "4 horas"
+            ("p2", "first_response"): ClockKind.CALENDAR,  # "30 minutos"
+            ("p2", "resolution"): ClockKind.BUSINESS,  # "8 horas hábiles"
+            ("p3", "first_response"): ClockKind.BUSINESS,  # "1 hora hábil"
+            ("p3", "resolution"): ClockKind.BUSINESS,  # "24 horas hábiles"
+            ("p4", "first_response"): ClockKind.BUSINESS,  # "4 horas hábiles"
+            ("p4", "resolution"): ClockKind.BUSINESS,  # "3 días hábiles"
+        }
+
+    def test_001_p2_first_response_is_30_calendar_minutes(self, ikhodi: SupportPolicy) -> None:
+        # "Alto (P2) | ... | 30 minutos | 8 horas hábiles": only the resolution says "hábiles".
+        kind = "problemas-basicos"
+        friday = datetime(2026, 11, 27, 16, 50, tzinfo=GUATEMALA)  # 10 minutes before closing
+        due = ikhodi.deadline(FIRST, priority="p2", ticket_type=kind, start=friday)
+        assert due == datetime(2026, 11, 27, 17, 20, tzinfo=GUATEMALA)  # not Monday 08:20
+        sunday = datetime(2026, 11, 29, 2, tzinfo=GUATEMALA)
+        due = ikhodi.deadline(FIRST, priority="p2", ticket_type=kind, start=sunday)
+        assert due == datetime(2026, 11, 29, 2, 30, tzinfo=GUATEMALA)
+        christmas = datetime(2026, 12, 25, 10, tzinfo=GUATEMALA)  # a holiday in Guatemala
+        due = ikhodi.deadline(FIRST, priority="p2", ticket_type=kind, start=christmas)
+        assert due == datetime(2026, 12, 25, 10, 30, tzinfo=GUATEMALA)
+
+    def test_001_p2_resolution_stays_8_business_hours(self, ikhodi: SupportPolicy) -> None:
+        friday = datetime(2026, 11, 27, 16, 50, tzinfo=GUATEMALA)
+        due = ikhodi.deadline(
+            RESOLUTION, priority="p2", ticket_type="problemas-basicos", start=friday
+        )
+        # 10 minutes on Friday, then 7 h 50 min from Monday 08:00.
+        assert due == datetime(2026, 11, 30, 15, 50, tzinfo=GUATEMALA)
 
     def test_out_of_scope_matches_the_document(self, ikhodi: SupportPolicy) -> None:
         assert {x.id for x in ikhodi.out_of_scope} == {

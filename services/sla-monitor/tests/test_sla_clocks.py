@@ -186,7 +186,8 @@ def test_timers_warn_at_the_policys_thresholds_before_the_breach() -> None:
         ("warning", 0.8, 14),
         ("breach", 1.0, 16),
     ]
-    # minutes of a P2 first response, 30 business minutes: warnings at 15 and 24 minutes
+    # minutes of a P2 first response, 30 calendar minutes ("30 minutos", no "hábiles"):
+    # warnings at 15 and 24 minutes
     first = [t for t in ticket.timers() if t.metric is FIRST]
     assert [t.due - monday.astimezone(UTC) for t in first] == [
         timedelta(minutes=15),

@@ -77,7 +77,7 @@ def test_warnings_then_the_breach_fire_once_each_on_the_manual_clock(
         await loop.setup()
 
         clock.set(datetime(2026, 11, 23, 8, 20, tzinfo=GUATEMALA))
-        assert await loop.fire_due() == 1  # first response: 50% of 30 business minutes
+        assert await loop.fire_due() == 1  # first response: 50% of 30 calendar minutes
         assert await loop.fire_due() == 0
         assert await TimerLoop(pool, js, clock).fire_due() == 0  # a restarted loop agrees
 
