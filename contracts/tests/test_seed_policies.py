@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from contracts.policy import SupportPolicy, load_policies
+from contracts.policy.models import ShareOfTarget, Target
 from contracts.vocabulary import ClockKind, ClockStart, Metric
 
-POLICIES = Path(__file__).resolve().parents[2] / "policies"
+REPO = Path(__file__).resolve().parents[2]
+POLICIES = REPO / "policies"
+POLICY_FILES = sorted(POLICIES.glob("*.yaml"))
+# The policy files say "Transcribes ../shared/seeds/...": the Spanish originals live beside the
+# repository, not in it.
+SEEDS = REPO.parent / "shared"
 MEXICO = ZoneInfo("America/Mexico_City")
 GUATEMALA = ZoneInfo("America/Guatemala")
 BOGOTA = ZoneInfo("America/Bogota")
@@ -336,3 +344,171 @@ class TestBtw004:
         assert btw.ticket_type("implementacion").default_priority == "implementacion"
         target = btw.priority("implementacion").targets[RESOLUTION]
         assert btw.duration(target) == timedelta(hours=48)
+
+
+# -- every target against its seed's words ------------------------------------------------------
+
+BUSINESS, CALENDAR = ClockKind.BUSINESS, ClockKind.CALENDAR
+
+# Policy → where → (within, clock). A length said in "horas/días hábiles" is business time; one
+# without "hábil" is calendar time, unless the seed says so for the whole table (000's
+# "(Horas Hábiles)" title) or for the row (004's "24/7"). 002 gives no times: its values are the
+# desk's agreement, on business time. A share of a target runs on that target's clock (None).
+# The seed's words are quoted in each file's comments.
+READINGS: dict[str, dict[str, tuple[str, ClockKind | None]]] = {
+    "bitam": {
+        "urgente.first_response": ("1h", BUSINESS),  # "Dentro de 1 horas hábiles"
+        "urgente.resolution": ("1h", BUSINESS),  # "Dentro de 1 horas hábiles"
+        "alta.first_response": ("2h", BUSINESS),  # "Dentro de 2 horas hábiles"
+        "alta.resolution": ("2h", BUSINESS),  # "Dentro de 2 horas hábiles"
+        "media.first_response": ("4h", BUSINESS),  # "Dentro de 4 horas hábiles"
+        "media.resolution": ("24h", BUSINESS),  # "Dentro de 24 horas hábiles"
+        "baja.first_response": ("24h", BUSINESS),  # "Dentro de 24 horas hábiles"
+        "baja.resolution": ("72h", BUSINESS),  # "Dentro de 72 horas hábiles"
+        "nuevo-requerimiento.decision": ("10bd", BUSINESS),  # "En 10 días hábiles"
+        "abandonment.inactivity": ("7d", CALENDAR),  # "durante 7 días naturales"
+        "abandonment.grace_after_resolution": ("15bd", BUSINESS),  # "15 días hábiles"
+        "abandonment.notice_before_close": ("2bd", BUSINESS),  # our choice
+        "lifecycle.reopen_window": ("15bd", BUSINESS),  # "15 días hábiles para comentarios"
+        "lifecycle.auto_close_after": ("15bd", BUSINESS),  # "vencimiento de plazo"
+    },
+    "ikhodi": {
+        "p1.first_response": ("15m", CALENDAR),  # "15 minutos"
+        "p1.resolution": ("4h", CALENDAR),  # "4 horas"
+        "p2.first_response": ("30m", CALENDAR),  # "30 minutos"
+        "p2.resolution": ("8h", BUSINESS),  # "8 horas hábiles"
+        "p3.first_response": ("1h", BUSINESS),  # "1 hora hábil"
+        "p3.resolution": ("24h", BUSINESS),  # "24 horas hábiles"
+        "p4.first_response": ("4h", BUSINESS),  # "4 horas hábiles"
+        "p4.resolution": ("3bd", BUSINESS),  # "3 días hábiles"
+        "escalation.2": ("0.75 of resolution", None),  # our choice
+    },
+    "proditma": {
+        "alta.first_response": ("1h", BUSINESS),
+        "alta.resolution": ("8h", BUSINESS),
+        "alta.update": ("2h", BUSINESS),
+        "media.first_response": ("4h", BUSINESS),
+        "media.resolution": ("24h", BUSINESS),
+        "media.update": ("8h", BUSINESS),
+        "baja.first_response": ("8h", BUSINESS),
+        "baja.resolution": ("5bd", BUSINESS),
+        "escalation.2": ("0.5 of resolution", None),
+        "escalation.3": ("4h", BUSINESS),
+    },
+    "itac": {
+        "critico.first_response": ("2h", CALENDAR),  # "dos (2) horas"
+        "importante.first_response": ("4h", BUSINESS),  # "cuatro (4) horas hábiles"
+        "normal.first_response": ("8h", BUSINESS),  # "ocho (8) horas hábiles"
+    },
+    "btw": {
+        "p1.resolution": ("8h", CALENDAR),  # "1 a 8 horas | 24/7"
+        "p2.resolution": ("72h", BUSINESS),  # "1- 72 horas hábiles"
+        "p3.resolution": ("120h", BUSINESS),  # "1-120 horas hábiles"
+        "implementacion.resolution": ("48h", BUSINESS),  # "48 horas hábiles"
+    },
+}
+
+
+def targets_of(policy: SupportPolicy) -> dict[str, tuple[str, ClockKind | None]]:
+    """Every time promise of a policy, by where it is, as (length, clock)."""
+
+    def read(target: Target) -> tuple[str, ClockKind]:
+        return str(target.within), target.clock
+
+    found: dict[str, tuple[str, ClockKind | None]] = {
+        f"{p.id}.{metric.value}": read(t)
+        for p in policy.priorities
+        for metric, t in p.targets.items()
+    }
+    found |= {f"{t.id}.decision": read(t.decision) for t in policy.ticket_types if t.decision}
+    for name in ("inactivity", "grace_after_resolution"):
+        if (target := getattr(policy.abandonment, name)) is not None:
+            found[f"abandonment.{name}"] = read(target)
+    if (notice := policy.abandonment.notice_before_close) is not None:
+        found["abandonment.notice_before_close"] = (
+            str(notice),
+            BUSINESS if notice.is_business_days else CALENDAR,
+        )
+    for name in ("reopen_window", "auto_close_after"):
+        if (target := getattr(policy.lifecycle, name)) is not None:
+            found[f"lifecycle.{name}"] = read(target)
+    for level in policy.escalation.levels if policy.escalation else []:
+        if isinstance(level.after, Target):
+            found[f"escalation.{level.level}"] = read(level.after)
+        elif isinstance(level.after, ShareOfTarget):
+            # a share runs on the clock of the target it is a share of: no clock of its own
+            found[f"escalation.{level.level}"] = (
+                f"{level.after.share} of {level.after.of.value}",
+                None,
+            )
+    return found
+
+
+@pytest.mark.parametrize("policy_id", sorted(READINGS))
+def test_every_target_is_read_as_its_seed_words_say(
+    policies: dict[str, SupportPolicy], policy_id: str
+) -> None:
+    assert targets_of(policies[policy_id]) == READINGS[policy_id]
+
+
+_TARGET_LINE = re.compile(r"\b(within|notice_before_close|share):")
+
+
+def _comment_blocks(lines: list[str]) -> list[tuple[int, int, str]]:
+    """Runs of whole-line comments as (first line, last line, text joined by spaces)."""
+    blocks: list[tuple[int, int, str]] = []
+    for i, line in enumerate(lines):
+        if not line.lstrip().startswith("#"):
+            continue
+        text = line.lstrip()[1:].strip()
+        if blocks and blocks[-1][1] == i - 1:
+            first, _, joined = blocks[-1]
+            blocks[-1] = (first, i, f"{joined} {text}")
+        else:
+            blocks.append((i, i, text))
+    return blocks
+
+
+def _comment_on(lines: list[str], index: int) -> str:
+    """The comment a setting carries: the comment lines right above it, or one at line end."""
+    blocks = {last: text for _, last, text in _comment_blocks(lines)}
+    inline = lines[index].split(" #", 1)[1] if " #" in lines[index] else ""
+    return f"{blocks.get(index - 1, '')} {inline}".strip()
+
+
+def _quotes(text: str) -> list[str]:
+    return re.findall(r'"([^"]+)"', text)
+
+
+@pytest.mark.parametrize("path", POLICY_FILES, ids=lambda p: p.name)
+def test_every_target_has_a_comment_quoting_its_seed(path: Path) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    targets = [i for i, line in enumerate(lines) if _TARGET_LINE.search(line.split(" #")[0])]
+    assert targets, f"{path.name} has no targets?"
+    bare = [
+        f"{path.name}:{i + 1}: {lines[i].strip()}"
+        for i in targets
+        if not (_quotes(_comment_on(lines, i)) or "decisión nuestra" in _comment_on(lines, i))
+    ]
+    assert bare == [], "targets without the seed's words or '(decisión nuestra: ...)'"
+
+
+def _normalized(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+@pytest.mark.parametrize("path", POLICY_FILES, ids=lambda p: p.name)
+def test_what_the_comments_quote_is_in_the_seed(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    seed_file = SEEDS / yaml.safe_load(text)["source"]
+    if not seed_file.exists():
+        pytest.skip(f"the seed documents are not beside the repository ({seed_file})")
+    seed = _normalized(seed_file.read_text(encoding="utf-8"))
+    misquoted = [
+        f"{path.name}:{first + 1}: {fragment!r}"
+        for first, _, comment in _comment_blocks(text.splitlines())
+        for quote in _quotes(comment)
+        for fragment in re.split(r"\.\.\.|…", quote)
+        if fragment.strip() and _normalized(fragment) not in seed
+    ]
+    assert misquoted == []
