@@ -42,6 +42,7 @@ from contracts.policy import load_policies
 from sla_monitor.api import parse_within, sse
 from sla_monitor.main import create_app
 from sla_monitor.projection import SlaProjection
+from sla_monitor.rebuild import rebuild
 from sla_monitor.settings import Settings
 
 T = TypeVar("T")
@@ -62,12 +63,16 @@ def run(coro: Awaitable[T]) -> T:
     return asyncio.run(coro)  # type: ignore[arg-type]
 
 
-def opened(priority: str = "urgente") -> te.Opened:
+def opened(
+    priority: str = "urgente",
+    case_number: str = "BIT-000001",
+    title: str = "El portal no responde",
+) -> te.Opened:
     return te.Opened(
         actor=CUSTOMER_ACTOR,
-        case_number="BIT-000001",
+        case_number=case_number,
         contact=te.Contact(id="contact-ana", name="Ana", email="ana@acme.example"),
-        title="El portal no responde",
+        title=title,
         description="Error 500",
         ticket_type="soporte",
         priority=priority,
@@ -84,11 +89,29 @@ def resolved() -> te.Resolved:
     )
 
 
+def assigned(agent_id: str = "agent-lucia", agent_name: str = "Lucía") -> te.Assigned:
+    return te.Assigned(actor=AGENT_ACTOR, agent_id=agent_id, agent_name=agent_name)
+
+
+def reclassified(previous: str, priority: str) -> te.Classified:
+    return te.Classified(
+        actor=AGENT_ACTOR,
+        ticket_type="soporte",
+        priority=priority,
+        previous_ticket_type="soporte",
+        previous_priority=previous,
+        reason="Hay una solución alterna",
+    )
+
+
 Story = list[tuple[EventPayload, datetime]]
 
 
-async def seed(env: dict[str, str], tenant: str, ticket: UUID, story: Story) -> None:
-    """Store a ticket's events as the projection does, then project them."""
+async def seed(
+    env: dict[str, str], tenant: str, ticket: UUID, story: Story, *, first_version: int = 1
+) -> None:
+    """Store a ticket's events (from ``first_version`` on) as the projection does, then
+    project them."""
     conn = await asyncpg.connect(
         host=env["POSTGRES_HOST"],
         port=int(env["POSTGRES_PORT"]),
@@ -98,7 +121,7 @@ async def seed(env: dict[str, str], tenant: str, ticket: UUID, story: Story) -> 
     )
     try:
         await SlaProjection.setup(conn)
-        for version, (payload, at) in enumerate(story, start=1):
+        for version, (payload, at) in enumerate(story, start=first_version):
             await conn.execute(
                 "INSERT INTO sla_ticket_events VALUES ($1, $2, $3, $4, $5, 'bitam', $6)",
                 ticket,
@@ -132,9 +155,9 @@ class Desk:
     client: TestClient
     clock: ManualClock
     env: dict[str, str]
-    friday: UUID  # acme, urgent, registered Friday 17:30: nothing happened since
-    late: UUID  # globex, urgent, Monday 23rd 10:00, answered 11:30 (late), never resolved
-    on_time: UUID  # globex, urgent, Monday 23rd 10:00, answered 10:20, resolved 10:40
+    friday: UUID  # BIT-000003, acme, urgent, registered Friday 17:30: nothing happened since
+    late: UUID  # BIT-000001, globex, urgent, Monday 23rd 10:00, answered 11:30 (late)
+    on_time: UUID  # BIT-000002, globex, urgent, Monday 23rd 10:00, answered 10:20, resolved 10:40
 
     def get(self, path: str, headers: dict[str, str] | None = None, /, **params: Any) -> Any:
         response = self.client.get(path, headers=headers or AGENT, params=params)
@@ -149,13 +172,16 @@ class Desk:
 @pytest.fixture
 def desk(postgres_env: dict[str, str]) -> Iterator[Desk]:
     friday, late, on_time = uuid4(), uuid4(), uuid4()
-    run(seed(postgres_env, "acme", friday, [(opened(), FRIDAY_1730)]))
+    run(seed(postgres_env, "acme", friday, [(opened(case_number="BIT-000003"), FRIDAY_1730)]))
     run(
         seed(
             postgres_env,
             "globex",
             late,
-            [(opened(), EARLIER_MONDAY), (replied(), EARLIER_MONDAY + timedelta(minutes=90))],
+            [
+                (opened(case_number="BIT-000001"), EARLIER_MONDAY),
+                (replied(), EARLIER_MONDAY + timedelta(minutes=90)),
+            ],
         )
     )
     run(
@@ -164,7 +190,7 @@ def desk(postgres_env: dict[str, str]) -> Iterator[Desk]:
             "globex",
             on_time,
             [
-                (opened(), EARLIER_MONDAY),
+                (opened(case_number="BIT-000002"), EARLIER_MONDAY),
                 (replied(), EARLIER_MONDAY + timedelta(minutes=20)),
                 (resolved(), EARLIER_MONDAY + timedelta(minutes=40)),
             ],
@@ -267,6 +293,164 @@ def test_customers_see_only_their_own_tenants_tickets(desk: Desk) -> None:
         "/v1/sla/breaches", CUSTOMER, since="2026-11-01T00:00:00Z", until="2026-12-01T00:00:00Z"
     )
     assert {item["tenant"] for item in breaches["items"]} == {"acme"}
+
+
+# --- names: what people call a ticket ---------------------------------------------------------
+
+
+def test_a_ticket_is_found_by_its_case_number(desk: Desk) -> None:
+    by_number = desk.get("/v1/sla/tickets/BIT-000003")
+    assert by_number == desk.get(f"/v1/sla/tickets/{desk.friday}")
+    assert (by_number["ticket_id"], by_number["case_number"], by_number["title"]) == (
+        str(desk.friday),
+        "BIT-000003",
+        "El portal no responde",
+    )
+    assert (by_number["tenant"], by_number["state"], by_number["assignee"]) == (
+        "acme",
+        "open",
+        None,
+    )
+    assert desk.get("/v1/sla/tickets/bit-000003")["ticket_id"] == str(desk.friday)  # as typed
+    for unknown in ("BIT-000099", "BIT-1", "no-such-ticket"):
+        response = desk.client.get(f"/v1/sla/tickets/{unknown}", headers=AGENT)
+        assert response.status_code == 404, unknown
+        assert response.json()["code"] == "ticket-not-found"
+
+
+def test_another_tenants_case_number_is_a_404_as_its_id_is(desk: Desk) -> None:
+    assert desk.client.get("/v1/sla/tickets/BIT-000003", headers=CUSTOMER).status_code == 200
+    for globex in ("BIT-000001", str(desk.late)):
+        response = desk.client.get(f"/v1/sla/tickets/{globex}", headers=CUSTOMER)
+        assert response.status_code == 404, globex
+        assert response.json()["code"] == "ticket-not-found"
+
+
+def test_at_risk_rows_name_the_case_title_assignee_and_state(desk: Desk) -> None:
+    taken = uuid4()
+    office_opens = datetime(2026, 11, 30, 8, 30, tzinfo=MEXICO)
+    story: Story = [
+        (opened(case_number="BIT-000004", title="No llegan los correos"), office_opens),
+        (assigned(), office_opens + timedelta(minutes=5)),
+        (te.InProgress(actor=AGENT_ACTOR), office_opens + timedelta(minutes=6)),
+    ]
+    run(seed(desk.env, "acme", taken, story))
+    desk.clock.set(office_opens + timedelta(minutes=15))
+    items = desk.get("/v1/sla/at-risk", within="1h")["items"]
+    names = ("ticket_id", "case_number", "title", "tenant", "priority", "assignee", "state")
+    assert [{k: i[k] for k in names} for i in items if i["metric"] == "resolution"] == [
+        {
+            "ticket_id": str(desk.friday),  # due 9:00
+            "case_number": "BIT-000003",
+            "title": "El portal no responde",
+            "tenant": "acme",
+            "priority": "urgente",
+            "assignee": None,
+            "state": "open",
+        },
+        {
+            "ticket_id": str(taken),  # due 9:30
+            "case_number": "BIT-000004",
+            "title": "No llegan los correos",
+            "tenant": "acme",
+            "priority": "urgente",
+            "assignee": {"id": "agent-lucia", "name": "Lucía"},
+            "state": "in_progress",
+        },
+    ]
+
+
+def test_rows_follow_a_reassignment_and_a_priority_change(desk: Desk) -> None:
+    ticket = uuid4()
+    office_opens = datetime(2026, 11, 30, 8, 30, tzinfo=MEXICO)
+    run(seed(desk.env, "acme", ticket, [(opened(case_number="BIT-000004"), office_opens)]))
+    run(
+        seed(
+            desk.env,
+            "acme",
+            ticket,
+            [(assigned(), office_opens + timedelta(minutes=5))],
+            first_version=2,
+        )
+    )
+    desk.clock.set(office_opens + timedelta(minutes=10))
+
+    def names() -> set[tuple[str, str, str | None]]:
+        items = desk.get("/v1/sla/at-risk", within="3h")["items"]
+        return {
+            (i["metric"], i["priority"], i["assignee"] and i["assignee"]["name"])
+            for i in items
+            if i["ticket_id"] == str(ticket)
+        }
+
+    assert names() == {("first_response", "urgente", "Lucía"), ("resolution", "urgente", "Lucía")}
+    run(
+        seed(
+            desk.env,
+            "acme",
+            ticket,
+            [
+                (assigned("agent-pedro", "Pedro"), office_opens + timedelta(minutes=20)),
+                (reclassified("urgente", "alta"), office_opens + timedelta(minutes=25)),
+            ],
+            first_version=3,
+        )
+    )
+    assert names() == {("first_response", "alta", "Pedro"), ("resolution", "alta", "Pedro")}
+    body = desk.get("/v1/sla/tickets/BIT-000004")
+    assert (body["priority"], body["assignee"]) == ("alta", {"id": "agent-pedro", "name": "Pedro"})
+
+
+async def ticket_rows(env: dict[str, str]) -> list[dict[str, Any]]:
+    conn = await asyncpg.connect(
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+        database=env["POSTGRES_DBNAME"],
+    )
+    try:
+        return [dict(r) for r in await conn.fetch("SELECT * FROM sla_tickets ORDER BY ticket_id")]
+    finally:
+        await conn.close()
+
+
+async def forget_ticket_rows(env: dict[str, str]) -> None:
+    """What a deployment older than ``sla_tickets`` has: the table (made at start), empty."""
+    conn = await asyncpg.connect(
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+        database=env["POSTGRES_DBNAME"],
+    )
+    try:
+        await conn.execute("TRUNCATE sla_tickets")
+    finally:
+        await conn.close()
+
+
+def test_a_rebuild_names_every_ticket_as_the_stream_did(desk: Desk) -> None:
+    office_opens = datetime(2026, 11, 30, 8, 30, tzinfo=MEXICO)
+    story: Story = [
+        (opened(case_number="BIT-000004"), office_opens),
+        (assigned(), office_opens + timedelta(minutes=5)),
+        (assigned("agent-pedro", "Pedro"), office_opens + timedelta(minutes=20)),
+    ]
+    run(seed(desk.env, "acme", uuid4(), story))
+    desk.clock.set(office_opens + timedelta(minutes=25))
+    projected = run(ticket_rows(desk.env))
+    assert len(projected) == 4
+    at_risk = desk.get("/v1/sla/at-risk", within="1h")
+
+    run(forget_ticket_rows(desk.env))
+    unnamed = desk.get("/v1/sla/at-risk", within="1h")["items"]
+    assert len(unnamed) == 4 and {i["case_number"] for i in unnamed} == {None}  # still listed
+    assert desk.client.get("/v1/sla/tickets/BIT-000004", headers=AGENT).status_code == 404
+
+    assert run(rebuild(settings_for(desk.env))) == 4
+    assert run(ticket_rows(desk.env)) == projected
+    assert desk.get("/v1/sla/at-risk", within="1h") == at_risk
 
 
 # --- at risk ----------------------------------------------------------------------------------
@@ -430,9 +614,17 @@ def test_the_stream_sends_clocks_as_they_are_written_and_as_deadlines_pass(desk:
         assert response.headers["content-type"].startswith("text/event-stream")
         lines = response.iter_lines()
         # A ticket projected after the client connected is sent, each of its clocks once.
-        run(seed(desk.env, "acme", newcomer, [(opened(), MONDAY_0900 - timedelta(minutes=5))]))
+        newcomer_opened = opened(case_number="BIT-000004")
+        run(
+            seed(
+                desk.env, "acme", newcomer, [(newcomer_opened, MONDAY_0900 - timedelta(minutes=5))]
+            )
+        )
         written = read_events(lines, 3, timeout=15)
         assert {(e["ticket_id"], e["change"]) for e in written} == {(str(newcomer), "written")}
+        assert {(e["case_number"], e["title"], e["state"]) for e in written} == {
+            ("BIT-000004", "El portal no responde", "open")
+        }
         assert sorted(e["metric"] for e in written) == ["decision", "first_response", "resolution"]
         # Friday's ticket has no new event, but its running clocks pass their deadline.
         desk.clock.set(MONDAY_0900 + timedelta(minutes=1))

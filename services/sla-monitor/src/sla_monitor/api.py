@@ -7,6 +7,11 @@ the injectable clock's ``now()`` — the same rules as the projection, so a runn
 and remaining time, and its status, are live. Instants are given in UTC and in the policy's
 local time (its business calendar's time zone).
 
+A ticket is named as people name it: ``tickets/{id}`` takes its case number (``BIT-000123``)
+as well as its id, and every row (a ticket's clocks, at risk, breaches, the stream) carries its
+case number, title, tenant, priority, assignee and state, read from the projection's
+``sla_tickets`` (written with the clocks, from the same events).
+
 Errors are RFC 9457 ``application/problem+json`` with a Spanish ``detail`` by default and an
 English one on ``Accept-Language: en``. Callers present ticket-api's credentials
 (``Authorization: Bearer <key or token>``), which ticket-api resolves for us (ADR 0014): every
@@ -29,17 +34,21 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import TypeAdapter, ValidationError
 
 from contracts import web
 from contracts.clock import Clock
+from contracts.events import ticket as te
+from contracts.messaging.consumer import Connection
 from contracts.policy import SupportPolicy, parse_span
 from contracts.vocabulary import Metric
 from contracts.web import CurrentPrincipal, Introspection, Problem
 from sla_monitor.clocks import ClockView
 from sla_monitor.projection import replay
 from sla_monitor.settings import Settings
+from sla_monitor.tickets import Assignee, ticket_facts
 
 log = logging.getLogger(__name__)
 MAX_WITHIN = timedelta(days=31)
@@ -47,6 +56,14 @@ COMPLIANCE_METRICS = (Metric.FIRST_RESPONSE.value, Metric.RESOLUTION.value)
 Row = asyncpg.Record | Mapping[str, Any]
 """A ``sla_clocks`` row as asyncpg gives it (or a plain mapping)."""
 DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+CASE_NUMBER: TypeAdapter[str] = TypeAdapter(te.CaseNumber)
+"""The event contract's case-number rule (``BIT-000123``), to tell one from a ticket id."""
+CLOCK_ROWS = (
+    "(SELECT c.*, t.case_number, t.title, t.assignee_id, t.assignee_name, t.state "
+    "FROM sla_clocks c LEFT JOIN sla_tickets t USING (ticket_id)) AS clocks"
+)
+"""``sla_clocks`` rows with the names of their ticket. A left join: a clock projected before
+``sla_tickets`` existed is still listed (its names are null until a rebuild fills them)."""
 
 
 @dataclass
@@ -126,6 +143,10 @@ def clock_json(view: ClockView, running: bool, zone: ZoneInfo) -> dict[str, Any]
     }
 
 
+def assignee_json(assignee: Assignee | None) -> dict[str, str] | None:
+    return None if assignee is None else {"id": assignee.id, "name": assignee.name}
+
+
 def row_json(row: Row, zone: ZoneInfo, now: datetime) -> dict[str, Any]:
     """A stored clock row, with the status it has at ``now`` where that is known without a
     replay: a running clock whose deadline has passed is breached."""
@@ -133,12 +154,18 @@ def row_json(row: Row, zone: ZoneInfo, now: datetime) -> dict[str, Any]:
     if row["running"] and row["deadline"] is not None and row["deadline"] <= now:
         status = "breached"
     deadline: datetime | None = row["deadline"]
+    assignee_id = row["assignee_id"]
+    assignee = None if assignee_id is None else Assignee(assignee_id, row["assignee_name"])
     return {
         "ticket_id": str(row["ticket_id"]),
+        "case_number": row["case_number"],
+        "title": row["title"],
         "metric": row["metric"],
         "policy": row["policy"],
         "tenant": row["tenant"],
         "priority": row["priority"],
+        "assignee": assignee_json(assignee),
+        "state": row["state"],
         "ticket_type": row["ticket_type"],
         "status": status,
         "running": row["running"],
@@ -254,15 +281,45 @@ EVENTS_OF = (
 )
 
 
-@router.get("/tickets/{ticket_id}", summary="A ticket's SLA clocks, live")
+async def ticket_id_of(conn: Connection, ref: str, scope: Scope) -> UUID | None:
+    """The ticket a reference names: a case number among the caller's tenants (so another
+    tenant's number is as unknown as its id), else a ticket id; None when it is neither."""
+    try:
+        case_number = CASE_NUMBER.validate_python(ref.upper())
+    except ValidationError:
+        try:
+            return UUID(ref)
+        except ValueError:
+            return None
+    where = Where(("case_number = {}", case_number), ("tenant = ANY({})", scope))
+    found: UUID | None = await conn.fetchval(
+        f"SELECT ticket_id FROM sla_tickets{where.sql()} "
+        "ORDER BY opened_at DESC, ticket_id LIMIT 1",  # a number issued twice: the newest
+        *where.args,
+    )
+    return found
+
+
+@router.get("/tickets/{ticket_id}", summary="A ticket's SLA clocks, live (by id or case number)")
 async def ticket_clocks(
-    ticket_id: UUID, request: Request, principal: CurrentPrincipal
+    ticket_id: Annotated[
+        str,
+        Path(
+            max_length=64,
+            description="The ticket's id, or its case number (e.g. BIT-000123)",
+            examples=["BIT-000123"],
+        ),
+    ],
+    request: Request,
+    principal: CurrentPrincipal,
 ) -> dict[str, Any]:
+    """The ticket's clocks as of now, with its case number, title, assignee and state."""
     reader = reader_of(request)
     async with reader.db().acquire() as conn:
-        rows = [dict(r) for r in await conn.fetch(EVENTS_OF, ticket_id)]
-    sla = replay(reader.policies, rows)
-    if sla is None or not principal.may_see(rows[0]["tenant"]):
+        found = await ticket_id_of(conn, ticket_id, principal.scope(None))
+        rows = [] if found is None else [dict(r) for r in await conn.fetch(EVENTS_OF, found)]
+    sla, facts = replay(reader.policies, rows), ticket_facts(rows)
+    if sla is None or facts is None or not principal.may_see(rows[0]["tenant"]):
         raise Problem(
             404,
             "ticket-not-found",
@@ -272,12 +329,15 @@ async def ticket_clocks(
     now = reader.clock.now()
     zone = local_zone(sla.policy)
     return {
-        "ticket_id": str(ticket_id),
+        "ticket_id": str(found),
+        "case_number": facts.case_number,
+        "title": facts.title,
         "policy": sla.policy.id,
         "tenant": rows[0]["tenant"],
         "priority": sla.priority,
+        "assignee": assignee_json(facts.assignee),
         "ticket_type": sla.ticket_type,
-        "state": sla.state.value,
+        "state": facts.state.value,
         "time_zone": zone.key,
         "now": instant(now, zone),
         "ticket_version": rows[-1]["version"],
@@ -308,7 +368,7 @@ async def at_risk(
         ("tenant = ANY({})", principal.scope(tenant)),
     )
     query = (
-        f"SELECT * FROM sla_clocks{where.sql('running')} "
+        f"SELECT * FROM {CLOCK_ROWS}{where.sql('running')} "
         f"ORDER BY deadline, ticket_id, metric LIMIT {where.param(size + 1)}"
     )
     async with reader.db().acquire() as conn:
@@ -350,7 +410,7 @@ async def breaches(
         f"OR (running AND deadline <= {where.param(now)}))"
     )
     query = (
-        f"SELECT * FROM sla_clocks{where.sql(breached)} "
+        f"SELECT * FROM {CLOCK_ROWS}{where.sql(breached)} "
         f"ORDER BY deadline, ticket_id, metric LIMIT {where.param(size + 1)}"
     )
     async with reader.db().acquire() as conn:
@@ -434,7 +494,7 @@ def sse(event: str, data: Mapping[str, Any], event_id: str | None = None) -> str
     return "\n".join(lines) + "\n\n"
 
 
-CHANGED = "SELECT * FROM sla_clocks{where} ORDER BY as_of, ticket_id, metric"
+CHANGED = f"SELECT * FROM {CLOCK_ROWS}{{where}} ORDER BY as_of, ticket_id, metric"
 
 
 Scope = list[str] | None
