@@ -512,3 +512,36 @@ def test_what_the_comments_quote_is_in_the_seed(path: Path) -> None:
         if fragment.strip() and _normalized(fragment) not in seed
     ]
     assert misquoted == []
+
+
+# -- reopening -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("policy_id", sorted(READINGS))
+def test_policies_that_allow_reopening_restart_the_resolution_clock(
+    policies: dict[str, SupportPolicy], policy_id: str
+) -> None:
+    # Every policy lets a resolved ticket be reopened before it is closed (a customer reply
+    # reopens it; 004: "El cliente puede solicitar la reapertura"; 000: "permanece abierto 15
+    # días hábiles para comentarios"); a closed one never is. Our decision: the reopen starts a
+    # new resolution cycle from zero; the first response does not restart.
+    assert policies[policy_id].lifecycle.on_reopen == "restart"
+
+
+def test_000_reopens_only_during_the_15_business_days_for_comments(
+    policies: dict[str, SupportPolicy],
+) -> None:
+    bitam = policies["bitam"]
+    assert bitam.lifecycle.reopen_window == bitam.abandonment.grace_after_resolution
+    resolved = datetime(2026, 11, 23, 10, tzinfo=MEXICO)  # Monday
+    window = bitam.lifecycle.reopen_window
+    assert window is not None
+    # 15 days of 9.5 business hours: Monday 10:00 three weeks later.
+    assert bitam.due(window, resolved) == datetime(2026, 12, 14, 10, tzinfo=MEXICO)
+
+
+@pytest.mark.parametrize("policy_id", ["ikhodi", "proditma", "itac", "btw"])
+def test_other_policies_may_be_reopened_until_the_ticket_is_closed(
+    policies: dict[str, SupportPolicy], policy_id: str
+) -> None:
+    assert policies[policy_id].lifecycle.reopen_window is None
