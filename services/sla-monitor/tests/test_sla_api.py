@@ -620,12 +620,17 @@ def test_the_stream_sends_clocks_as_they_are_written_and_as_deadlines_pass(desk:
                 desk.env, "acme", newcomer, [(newcomer_opened, MONDAY_0900 - timedelta(minutes=5))]
             )
         )
-        written = read_events(lines, 3, timeout=15)
+        written = read_events(lines, 4, timeout=15)
         assert {(e["ticket_id"], e["change"]) for e in written} == {(str(newcomer), "written")}
         assert {(e["case_number"], e["title"], e["state"]) for e in written} == {
             ("BIT-000004", "El portal no responde", "open")
         }
-        assert sorted(e["metric"] for e in written) == ["decision", "first_response", "resolution"]
+        assert sorted(e["metric"] for e in written) == [
+            "decision",
+            "first_response",
+            "resolution",
+            "update",
+        ]
         # Friday's ticket has no new event, but its running clocks pass their deadline.
         desk.clock.set(MONDAY_0900 + timedelta(minutes=1))
         passed = read_events(lines, 2, timeout=15)

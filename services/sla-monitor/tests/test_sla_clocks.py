@@ -245,8 +245,11 @@ def test_bitam_abandonment_resolves_after_7_calendar_days_then_closes_15_busines
     ticket.apply(
         te.Resolved(actor=AGENT, resolution="abandoned", summary="Sin respuesta"), resolve.due
     )
-    (close,) = ticket.actions()
+    close, notice = ticket.actions()
     assert (close.kind, close.due) == ("close_abandoned", datetime(2026, 12, 28, 17, tzinfo=MEXICO))
+    # 000's notice 2 business days before: back from Mon 28 17:00 over the weekend and
+    # Christmas (Fri 25, a holiday) to Thu 24 17:00, then Wed 23 17:00 — inside desk hours.
+    assert (notice.kind, notice.due) == ("close_notice", datetime(2026, 12, 23, 17, tzinfo=MEXICO))
 
 
 def test_btw_closes_on_the_fourth_unanswered_contact_attempt() -> None:

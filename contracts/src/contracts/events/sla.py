@@ -23,6 +23,12 @@ class SlaEvent(EventPayload):
 
     metric: Metric
     priority: Identifier
+    cycle: int = Field(
+        1,
+        ge=1,
+        description="Which cycle of the clock: a reopen under `on_reopen: restart` and each "
+        "periodic update start a new one; earlier cycles keep their outcome.",
+    )
 
 
 class ClockStarted(SlaEvent):

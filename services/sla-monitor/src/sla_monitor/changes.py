@@ -49,16 +49,21 @@ def missed_breaches(sla: TicketSla, fired: set[tuple[str, datetime]]) -> list[Ch
     """
     found = []
     for metric, clock in sla.clocks.items():
-        due = clock.breached_at
-        if due is None or (metric.value, due) in fired:
-            continue
-        found.append(
-            Change(
-                timer_key(metric.value, "breach", 1.0, due),
-                se.Breached(actor=ACTOR, metric=metric, priority=sla.priority, deadline=due),
-                at=due,
+        cycles = [(c.cycle, c.breached_at) for c in clock.earlier] + [
+            (clock.cycle, clock.breached_at)
+        ]
+        for cycle, due in cycles:
+            if due is None or (metric.value, due) in fired:
+                continue
+            found.append(
+                Change(
+                    timer_key(metric.value, "breach", 1.0, due),
+                    se.Breached(
+                        actor=ACTOR, metric=metric, priority=sla.priority, deadline=due, cycle=cycle
+                    ),
+                    at=due,
+                )
             )
-        )
     return found
 
 
@@ -78,9 +83,35 @@ def clock_changes(
             continue
         old = before.get(view.metric.value)
         was = old["status"] if old else ClockStatus.PENDING.value
-        key = f"{view.metric.value}:{version}"
-        common: dict[str, Any] = {"actor": ACTOR, "metric": view.metric, "priority": sla.priority}
+        key = f"{view.metric.value}:{version}" + (f":c{view.cycle}" if view.cycle > 1 else "")
+        common: dict[str, Any] = {
+            "actor": ACTOR,
+            "metric": view.metric,
+            "priority": sla.priority,
+            "cycle": view.cycle,
+        }
         running = sla.clocks[view.metric].running_since is not None
+        stored_cycle = int(old.get("cycle") or 1) if old else 1
+        if old and view.cycle > stored_cycle:
+            # Cycles ended since the stored row (the next update, a reopen): each is announced
+            # met unless that was announced already, and the current one starts afresh.
+            for ended in view.earlier:
+                if ended.cycle < stored_cycle or ended.met_at is None:
+                    continue
+                if ended.cycle == stored_cycle and was == ClockStatus.MET.value:
+                    continue
+                changes.append(
+                    Change(
+                        f"{view.metric.value}:{version}:c{ended.cycle}:met",
+                        se.Met(
+                            **{**common, "cycle": ended.cycle},
+                            deadline=ended.deadline,
+                            elapsed=ended.used,
+                            late=ended.late,
+                        ),
+                    )
+                )
+            was, old = ClockStatus.PENDING.value, None
         if was == ClockStatus.PENDING.value and view.started_at is not None:
             changes.append(
                 Change(

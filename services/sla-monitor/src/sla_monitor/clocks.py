@@ -20,7 +20,10 @@ from contracts.events import ticket as te
 from contracts.policy import SupportPolicy
 from contracts.vocabulary import ClockStart, Metric, TicketState
 
-METRICS = (Metric.FIRST_RESPONSE, Metric.RESOLUTION, Metric.DECISION)
+METRICS = (Metric.FIRST_RESPONSE, Metric.RESOLUTION, Metric.UPDATE, Metric.DECISION)
+STARTED_BY_MESSAGES = (Metric.UPDATE,)
+"""Clocks that start with the first public agent message, not with the ticket (002's agreed
+frequency of updates): each later public message ends one period and starts the next."""
 ZERO = timedelta(0)
 
 
@@ -41,6 +44,23 @@ class Pause:
     until: datetime | None = None
 
 
+@dataclass(frozen=True)
+class CycleOutcome:
+    """How an earlier cycle of a clock ended: a reopen (``on_reopen: restart``) or the next
+    periodic update starts a new cycle, and the earlier one keeps its outcome (it counts in
+    compliance on its own)."""
+
+    cycle: int
+    started_at: datetime | None
+    met_at: datetime | None
+    deadline: datetime | None
+    used: timedelta
+    target: timedelta | None
+    late: bool
+    breached_at: datetime | None
+    pauses: int
+
+
 @dataclass
 class SlaClock:
     """One promise of one ticket: its target on its calendar, and the time used so far."""
@@ -59,6 +79,10 @@ class SlaClock:
     """Closed without being met (a ticket closed at the customer's request)."""
     met_deadline: datetime | None = None
     """The deadline the clock had when it last stopped running (shown for met clocks)."""
+    cycle: int = 1
+    """Which cycle this is: 1, then one more per restart (reopen, next periodic update)."""
+    earlier: list[CycleOutcome] = field(default_factory=list)
+    """The outcomes of the cycles before this one, oldest first."""
 
     @property
     def applicable(self) -> bool:
@@ -120,11 +144,31 @@ class SlaClock:
         self.met_at = at
 
     def restart(self, at: datetime) -> None:
-        """A fresh clock from ``at`` (a reopen under ``on_reopen: restart``)."""
+        """A new cycle from ``at`` (a reopen under ``on_reopen: restart``, the next periodic
+        update); the cycle that ends keeps its outcome in ``earlier``."""
+        if self.started_at is not None:
+            self._end_span(at)
+            self.earlier.append(self.outcome())
+            self.cycle += 1
         self.started_at = self.running_since = at if self.applicable else None
         self.used_before = ZERO
-        self.met_at = self.breached_at = None
+        self.met_at = self.breached_at = self.met_deadline = None
         self.pauses = []
+        self.stopped = False
+
+    def outcome(self) -> CycleOutcome:
+        """This cycle as it stands, once it no longer runs."""
+        return CycleOutcome(
+            cycle=self.cycle,
+            started_at=self.started_at,
+            met_at=self.met_at,
+            deadline=self.deadline(),
+            used=self.used_before,
+            target=self.target,
+            late=self.target is not None and self.used_before > self.target,
+            breached_at=self.breached_at,
+            pauses=len(self.pauses),
+        )
 
     def reopen(self, at: datetime) -> None:
         """Continue with the time already used (a reopen under ``on_reopen: resume``)."""
@@ -188,6 +232,8 @@ class ClockView:
     met_at: datetime | None
     late: bool
     pauses: int
+    cycle: int = 1
+    earlier: tuple[CycleOutcome, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -207,6 +253,9 @@ class ActionKind(StrEnum):
     RESOLVE_ABANDONED = "resolve_abandoned"
     CLOSE_ABANDONED = "close_abandoned"
     CLOSE_EXPIRED = "close_expired"
+    NOTIFY_CLOSE = "close_notice"
+    """Not a ticket change: the customer's notice, ``notice_before_close`` ahead of the
+    automatic close of an abandoned ticket (000), published as an SLA event."""
 
 
 @dataclass(frozen=True)
@@ -266,8 +315,9 @@ class TicketSla:
         )
 
     def _start_all(self, at: datetime) -> None:
-        for clock in self.clocks.values():
-            clock.start(at)
+        for metric, clock in self.clocks.items():
+            if metric not in STARTED_BY_MESSAGES:
+                clock.start(at)
         if self.level_since is None:
             self.level_since = at  # level 1's time runs from when the clocks start
 
@@ -282,11 +332,13 @@ class TicketSla:
         elif isinstance(event, te.AgentReplied):
             if event.public:
                 self.clocks[Metric.FIRST_RESPONSE].meet(at)
+                self._customer_updated(at)
         elif isinstance(event, te.Escalated):
             self.level, self.level_since = event.to_level, at
         elif isinstance(event, te.ContactAttempted):
             self.unanswered_attempts, self.last_attempt_at = event.attempt, at
         elif isinstance(event, te.AwaitingCustomer):
+            self._customer_updated(at)  # asking the customer is a message to them too
             self.state = TicketState.AWAITING_CUSTOMER
             self.awaiting_since, self.unanswered_attempts = at, 0
             if TicketState.AWAITING_CUSTOMER in pausing:
@@ -302,6 +354,7 @@ class TicketSla:
             # a solution or workaround reached the customer: that is also a response (000)
             self.clocks[Metric.FIRST_RESPONSE].meet(at)
             self.clocks[Metric.RESOLUTION].meet(at)
+            self.clocks[Metric.UPDATE].meet(at)  # no update is owed on a resolved ticket
             if TicketState.RESOLVED in pausing:
                 self._pause_open_clocks(at)
         elif isinstance(event, te.Reopened):
@@ -321,12 +374,29 @@ class TicketSla:
             self.priority, self.ticket_type = event.priority, event.ticket_type
             for metric, clock in self.clocks.items():
                 clock.retarget(*self._target(metric), at)
-                if clock.started_at is None and self._started():
+                if (
+                    clock.started_at is None
+                    and self._started()
+                    and metric not in STARTED_BY_MESSAGES
+                ):
                     clock.start(at)
         elif isinstance(event, te.FeatureRequestReviewed):
             self.clocks[Metric.DECISION].meet(at)
         elif isinstance(event, te.InProgress) and self.state is TicketState.OPEN:
             self.state = TicketState.IN_PROGRESS
+
+    def _customer_updated(self, at: datetime) -> None:
+        """A public agent message: it ends the current update period and starts the next."""
+        update = self.clocks[Metric.UPDATE]
+        if not update.applicable or self.state in (TicketState.RESOLVED, TicketState.CLOSED):
+            return
+        if update.started_at is None:
+            update.start(at)
+        else:
+            update.meet(at)
+            update.restart(at)
+        if self.state is TicketState.AWAITING_CUSTOMER:
+            update.pause(at)  # the next update is owed once the customer has answered
 
     def _started(self) -> bool:
         return any(c.started_at is not None for c in self.clocks.values())
@@ -358,6 +428,8 @@ class TicketSla:
                     met_at=clock.met_at,
                     late=clock.target is not None and used > clock.target,
                     pauses=len(clock.pauses),
+                    cycle=clock.cycle,
+                    earlier=tuple(clock.earlier),
                 )
             )
         return views
@@ -377,6 +449,30 @@ class TicketSla:
                 due.append(Timer(metric, "breach", when))
         return sorted(due, key=lambda t: t.due)
 
+    def _close_notice(self, resolved_at: datetime, close_at: datetime) -> datetime | None:
+        """When the customer is told of the automatic close: ``notice_before_close`` of the
+        grace period's own time before it (business time for 000's business days), always
+        while the desk is open — never at night, on a weekend or on a holiday."""
+        quit_ = self.policy.abandonment
+        notice, grace = quit_.notice_before_close, quit_.grace_after_resolution
+        if notice is None or grace is None:
+            return None
+        calendar = self.policy.clock(grace, self.modality)
+        if notice.is_business_days:
+            name = grace.calendar or self.policy.business_calendar_for(self.modality)
+            length = notice.resolve(self.policy.business_day(name))
+        else:
+            length = notice.fixed
+        grace_length = self.policy.duration(grace, self.modality)
+        at = calendar.add(resolved_at, max(grace_length - length, ZERO))
+        desk = self.policy.calendar(self.policy.business_calendar_for(self.modality))
+        if not desk.is_open(at):
+            # at the close of a day: the next opening is the same business time before the
+            # close; on a calendar clock the desk's next opening, if still before the close
+            opening = desk.next_open(at)
+            at = opening if opening < close_at else at
+        return at
+
     def actions(self) -> list[Action]:
         """The ticket changes the policy asks for next, given the ticket as it is now."""
         policy, life, quit_ = self.policy, self.policy.lifecycle, self.policy.abandonment
@@ -385,6 +481,8 @@ class TicketSla:
             if self.resolution == "abandoned" and quit_.grace_after_resolution is not None:
                 due = policy.due(quit_.grace_after_resolution, self.resolved_at, self.modality)
                 found.append(Action(ActionKind.CLOSE_ABANDONED, due))
+                if (notice := self._close_notice(self.resolved_at, due)) is not None:
+                    found.append(Action(ActionKind.NOTIFY_CLOSE, notice))
             elif life.auto_close_after is not None:
                 due = policy.due(life.auto_close_after, self.resolved_at, self.modality)
                 found.append(Action(ActionKind.CLOSE_EXPIRED, due))

@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS sla_outbox (
 CREATE INDEX IF NOT EXISTS sla_outbox_unpublished ON sla_outbox (seq) WHERE published_at IS NULL;
 ALTER TABLE sla_timers ADD COLUMN IF NOT EXISTS armed_by TEXT;
 ALTER TABLE sla_outbox ADD COLUMN IF NOT EXISTS traceparent TEXT;
+ALTER TABLE sla_clocks ADD COLUMN IF NOT EXISTS cycle INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE IF NOT EXISTS sla_clock_cycles (
+    ticket_id UUID NOT NULL, metric TEXT NOT NULL, cycle INTEGER NOT NULL, policy TEXT NOT NULL,
+    tenant TEXT NOT NULL, priority TEXT NOT NULL, started_at TIMESTAMPTZ, met_at TIMESTAMPTZ,
+    deadline TIMESTAMPTZ, used_seconds DOUBLE PRECISION NOT NULL,
+    target_seconds DOUBLE PRECISION, late BOOLEAN NOT NULL, breached BOOLEAN NOT NULL,
+    PRIMARY KEY (ticket_id, metric, cycle));
 CREATE TABLE IF NOT EXISTS sla_tickets (
     ticket_id UUID PRIMARY KEY, case_number TEXT NOT NULL, title TEXT NOT NULL,
     tenant TEXT NOT NULL, policy TEXT NOT NULL, priority TEXT NOT NULL, assignee_id TEXT,
@@ -140,7 +147,8 @@ class SlaProjection:
         before = {
             row["metric"]: dict(row)
             for row in await conn.fetch(
-                "SELECT metric, status, running, priority FROM sla_clocks WHERE ticket_id = $1",
+                "SELECT metric, status, running, priority, cycle FROM sla_clocks "
+                "WHERE ticket_id = $1",
                 ticket_id,
             )
         }
@@ -223,16 +231,41 @@ class SlaProjection:
                     view.pauses,
                     as_of,
                     version,
+                    view.cycle,
                 )
             )
         await conn.executemany(
             "INSERT INTO sla_clocks VALUES "
-            "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17) "
+            "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18) "
             "ON CONFLICT (ticket_id, metric) DO UPDATE SET policy = $3, tenant = $4, "
             "priority = $5, ticket_type = $6, status = $7, target_seconds = $8, "
             "used_seconds = $9, running = $10, deadline = $11, started_at = $12, met_at = $13, "
-            "late = $14, pauses = $15, as_of = $16, ticket_version = $17",
+            "late = $14, pauses = $15, as_of = $16, ticket_version = $17, cycle = $18",
             records,
+        )
+        # Earlier cycles (reopens, periodic updates) keep their outcome, each counted apart.
+        await conn.execute("DELETE FROM sla_clock_cycles WHERE ticket_id = $1", ticket_id)
+        await conn.executemany(
+            "INSERT INTO sla_clock_cycles VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+            [
+                (
+                    ticket_id,
+                    metric.value,
+                    ended.cycle,
+                    sla.policy.id,
+                    tenant,
+                    sla.priority,
+                    ended.started_at,
+                    ended.met_at,
+                    ended.deadline,
+                    ended.used.total_seconds(),
+                    _seconds(ended.target),
+                    ended.late,
+                    ended.breached_at is not None,
+                )
+                for metric, clock in sla.clocks.items()
+                for ended in clock.earlier
+            ],
         )
         # Timers follow the clocks: whatever was armed before is replaced by what holds now.
         await conn.execute("DELETE FROM sla_timers WHERE ticket_id = $1", ticket_id)

@@ -26,9 +26,10 @@ from opentelemetry.trace import Link, SpanKind
 
 from contracts.clock import Clock
 from contracts.events import Actor, ActorKind, EventPayload, envelope, subject, to_wire
-from contracts.events.sla import Breached, WarningRaised
+from contracts.events.sla import AbandonmentWarning, Breached, WarningRaised
 from contracts.vocabulary import Metric
 from sla_monitor.changes import timer_key
+from sla_monitor.clocks import ActionKind
 from sla_monitor.commands import TicketCommands, command_for
 from sla_monitor.projection import SCHEMA, current_traceparent
 
@@ -66,7 +67,7 @@ SELECT t.ticket_id, t.metric, t.kind, t.threshold, t.due, t.armed_by, c.policy, 
        c.deadline, c.target_seconds, c.used_seconds, c.ticket_version
 FROM sla_timers t JOIN sla_clocks c ON c.ticket_id = t.ticket_id
     AND c.metric = CASE WHEN t.metric = 'ticket' THEN 'resolution' ELSE t.metric END
-WHERE t.due <= $1 AND (t.metric <> 'ticket' OR $3) AND NOT EXISTS (
+WHERE t.due <= $1 AND (t.metric <> 'ticket' OR t.kind = 'close_notice' OR $3) AND NOT EXISTS (
     SELECT 1 FROM sla_fired f
     WHERE (f.ticket_id, f.metric, f.kind, f.threshold, f.due)
         = (t.ticket_id, t.metric, t.kind, t.threshold, t.due))
@@ -108,7 +109,9 @@ class TimerLoop:
             rows = await conn.fetch(DUE, now, self.batch, self.commands is not None)
             for row in rows:
                 with self._firing_span(row, now):
-                    if row["metric"] == "ticket":
+                    if row["kind"] == ActionKind.NOTIFY_CLOSE.value:
+                        event_id = await self._close_notice(conn, row)
+                    elif row["metric"] == "ticket":
                         event_id = await self._command(row, now)
                     else:
                         event_id = await self._publish(row)
@@ -196,6 +199,17 @@ class TimerLoop:
             log.info("ticket %s moved on; %s not needed (%s)", row["ticket_id"], command, status)
         return key
 
+    async def _close_notice(self, conn: Any, row: Any) -> str:
+        """Tell the customer of the automatic close to come (``notice_before_close``): an SLA
+        event naming when it happens; the notifier words and sends it."""
+        close_at = await conn.fetchval(
+            "SELECT due FROM sla_timers WHERE ticket_id = $1 AND metric = 'ticket' AND kind = $2",
+            row["ticket_id"],
+            ActionKind.CLOSE_ABANDONED.value,
+        )
+        payload = AbandonmentWarning(actor=ACTOR, step="close", happens_at=close_at or row["due"])
+        return await self._send(row, payload, "ticket")
+
     async def _publish(self, row: Any) -> str:
         metric = Metric(row["metric"])
         payload: EventPayload
@@ -213,10 +227,12 @@ class TimerLoop:
             payload = Breached(
                 actor=ACTOR, metric=metric, priority=row["priority"], deadline=row["due"]
             )
+        return await self._send(row, payload, metric.value)
+
+    async def _send(self, row: Any, payload: EventPayload, metric: str) -> str:
+        """Publish a timer's SLA event, identified by the timer (``timer_key``)."""
         due: datetime = row["due"]
-        event_id = (
-            f"{row['ticket_id']}:{timer_key(metric.value, row['kind'], row['threshold'], due)}"
-        )
+        event_id = f"{row['ticket_id']}:{timer_key(metric, row['kind'], row['threshold'], due)}"
         event = envelope(
             payload,
             ticket_id=row["ticket_id"],
