@@ -556,6 +556,28 @@ def test_compliance_counts_met_clocks_per_policy_and_priority_with_on_time_share
     assert desk.get("/v1/sla/compliance", policy="ikhodi")["items"] == []
 
 
+def test_a_reopened_ticket_counts_each_resolution_cycle_in_compliance(desk: Desk) -> None:
+    before = desk.get("/v1/sla/compliance", policy="bitam")["items"][0]["metrics"]["resolution"]
+    reopened, monday = uuid4(), datetime(2026, 11, 23, 10, tzinfo=MEXICO)
+    story: Story = [
+        (opened(case_number="BIT-000004"), monday),
+        (replied(), monday + timedelta(minutes=10)),
+        (resolved(), monday + timedelta(minutes=20)),  # cycle 1: met in 20 min, on time
+        (te.Reopened(actor=CUSTOMER_ACTOR, reason="Sigue fallando"), monday + timedelta(hours=2)),
+        # cycle 2 starts from zero at 12:00; one business hour later (13:00) it is late
+        (resolved(), monday + timedelta(hours=3, minutes=30)),
+    ]
+    run(seed(desk.env, "acme", reopened, story))
+    resolution = desk.clocks(reopened)["resolution"]
+    assert (resolution["cycle"], resolution["status"], resolution["late"]) == (2, "met", True)
+    assert resolution["used_seconds"] == 90 * 60
+    (first,) = resolution["earlier_cycles"]
+    assert (first["cycle"], first["used_seconds"], first["late"]) == (1, 20 * 60, False)
+    after = desk.get("/v1/sla/compliance", policy="bitam")["items"][0]["metrics"]["resolution"]
+    assert after["met"] == before["met"] + 2  # both cycles count
+    assert after["met_on_time"] == before["met_on_time"] + 1
+
+
 # --- health -----------------------------------------------------------------------------------
 
 

@@ -52,7 +52,7 @@ from sla_monitor.tickets import Assignee, ticket_facts
 
 log = logging.getLogger(__name__)
 MAX_WITHIN = timedelta(days=31)
-COMPLIANCE_METRICS = (Metric.FIRST_RESPONSE.value, Metric.RESOLUTION.value)
+COMPLIANCE_METRICS = (Metric.FIRST_RESPONSE.value, Metric.RESOLUTION.value, Metric.UPDATE.value)
 Row = asyncpg.Record | Mapping[str, Any]
 """A ``sla_clocks`` row as asyncpg gives it (or a plain mapping)."""
 DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
@@ -140,6 +140,19 @@ def clock_json(view: ClockView, running: bool, zone: ZoneInfo) -> dict[str, Any]
         "met_at": instant(view.met_at, zone),
         "late": view.late,
         "pauses": view.pauses,
+        "cycle": view.cycle,
+        "earlier_cycles": [
+            {
+                "cycle": ended.cycle,
+                "started_at": instant(ended.started_at, zone),
+                "met_at": instant(ended.met_at, zone),
+                "deadline": instant(ended.deadline, zone),
+                "used_seconds": ended.used.total_seconds(),
+                "late": ended.late,
+                "breached": ended.breached_at is not None,
+            }
+            for ended in view.earlier
+        ],
     }
 
 
@@ -428,7 +441,12 @@ COMPLIANCE = """
 SELECT policy, priority, metric, count(*) AS met, count(*) FILTER (WHERE NOT late) AS on_time,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY used_seconds) AS median,
        percentile_cont(0.9) WITHIN GROUP (ORDER BY used_seconds) AS p90
-FROM sla_clocks{where}
+FROM (
+    SELECT policy, tenant, priority, metric, status, met_at, late, used_seconds FROM sla_clocks
+    UNION ALL  -- each earlier cycle (a reopen, a periodic update) counts on its own
+    SELECT policy, tenant, priority, metric, CASE WHEN met_at IS NULL THEN 'ended' ELSE 'met'
+           END, met_at, late, used_seconds FROM sla_clock_cycles
+) AS cycles{where}
 GROUP BY policy, priority, metric
 """
 
