@@ -204,6 +204,17 @@ def test_a_closed_ticket_stops_every_clock() -> None:
     assert all(v.status is ClockStatus.NOT_APPLICABLE for v in ticket.view(monday))
 
 
+def test_closing_a_ticket_keeps_the_time_its_running_clocks_used() -> None:
+    monday = datetime(2026, 11, 23, 9, tzinfo=MEXICO)
+    ticket = sla("bitam", "alta", "soporte", monday)
+    # closed at the customer's request at 10:30: 1.5 h used, and still 1.5 h a week later
+    ticket.apply(
+        te.Closed(actor=CUSTOMER, closure="customer_request"), monday + timedelta(minutes=90)
+    )
+    later = monday + timedelta(days=7)
+    assert clock(ticket, RESOLUTION, later)["used"] == timedelta(minutes=90)
+
+
 def test_itac_important_tickets_follow_the_contracted_modality() -> None:
     friday = datetime(2026, 11, 27, 16, tzinfo=BOGOTA)
     always = sla("itac", "importante", "incidente", friday, modality="24x7")

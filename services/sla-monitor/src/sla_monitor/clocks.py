@@ -192,8 +192,11 @@ class SlaClock:
         if self.applicable and self.started_at is None and self.met_at is None and running:
             self.started_at = at
 
-    def stop(self) -> None:
+    def stop(self, at: datetime) -> None:
+        """Closed without being met: the running span is banked first, so the time the clock
+        used (and a breach that happened) survives the close."""
         if self.met_at is None:
+            self._end_span(at)
             self.running_since = None
             self.stopped = True
 
@@ -369,7 +372,7 @@ class TicketSla:
         elif isinstance(event, te.Closed):
             self.state = TicketState.CLOSED
             for clock in self.clocks.values():
-                clock.stop()
+                clock.stop(at)
         elif isinstance(event, te.Classified):
             self.priority, self.ticket_type = event.priority, event.ticket_type
             for metric, clock in self.clocks.items():
