@@ -26,9 +26,10 @@ import itertools
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-__all__ = ["BusinessCalendar", "NaiveDatetimeError", "Window"]
+__all__ = ["BusinessCalendar", "ClosedDay", "NaiveDatetimeError", "Window"]
 
 UTC = UTC
 Window = tuple[time, time]
@@ -48,6 +49,14 @@ _OFFSET_PROBE_US = 6 * 3600 * _US
 # A calendar that yields no open time for this many consecutive chunks is treated as never
 # open, rather than searching forever for a deadline that does not exist.
 _MAX_EMPTY_CHUNKS = 8
+
+
+class ClosedDay(NamedTuple):
+    """Why a whole local date is closed: ``kind`` is ``holiday`` (official) or
+    ``vendor_closure``; ``name`` as people call it ("Día de la Revolución"), when known."""
+
+    kind: str
+    name: str | None = None
 
 
 class NaiveDatetimeError(ValueError):
@@ -219,6 +228,17 @@ class BusinessCalendar:
             if s < e:
                 spans.append((_instant(s), _instant(e)))
         return spans
+
+    def closure_reason(self, day: date) -> ClosedDay | None:
+        """Why the local date ``day`` is a closed day, or None when it is not one (a weekend
+        is not: it is simply a weekday without windows). Named when the closed days can say
+        (``closure(day)``, as the policy's do), so a receipt can tell a disputed Monday was
+        "Día de la Revolución"; otherwise an unnamed holiday."""
+        if day not in self._holidays:
+            return None
+        explain = getattr(self._holidays, "closure", None)
+        found = explain(day) if callable(explain) else None
+        return found if isinstance(found, ClosedDay) else ClosedDay("holiday")
 
     # -- the unrolled table ----------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import holidays as holidays_lib
 from pydantic import Field, PrivateAttr, StringConstraints, model_validator
 
-from contracts.calendar import BusinessCalendar
+from contracts.calendar import BusinessCalendar, ClosedDay
 from contracts.policy.models import (
     WEEKDAYS,
     Abandonment,
@@ -69,6 +69,13 @@ class ClosedDays:
         if self.official is not None and day in self.official:
             return str(self.official.get(day))
         return "Cierre del proveedor" if day in self.closures else None
+
+    def closure(self, day: date) -> ClosedDay | None:
+        """Why the day is closed (``BusinessCalendar.closure_reason`` asks): an official holiday
+        by its Spanish name, or a vendor closure (the format gives closures no name)."""
+        if self.official is not None and day in self.official:
+            return ClosedDay("holiday", str(self.official.get(day)))
+        return ClosedDay("vendor_closure") if day in self.closures else None
 
 
 class SupportPolicy(_Spec):
