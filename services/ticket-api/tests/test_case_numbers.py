@@ -46,9 +46,15 @@ OPEN = {
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def roomy_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
-    """The app admitting 32 requests at once, so that all of them reach the numbering."""
+    """The app admitting 32 requests at once, each willing to wait for its turn, so that all
+    of them reach the numbering (what is measured is correctness, not the refusal of load)."""
     yield from running_api(
-        request, tmp_path, request.param, max_concurrent_requests=32, queue_timeout_seconds=5
+        request,
+        tmp_path,
+        request.param,
+        max_concurrent_requests=32,
+        queue_timeout_seconds=5,
+        case_number_wait_seconds=30,
     )
 
 
@@ -116,7 +122,7 @@ def test_two_replicas_opening_at_once_never_share_or_skip_a_number(
     settings = Settings(store="postgres", data_dir=tmp_path, policies_dir=POLICIES)
     env = settings.event_store_env(dict(postgres_env))
     policies = load_policies(POLICIES)
-    replicas = [TicketDesk(env, policies=policies) for _ in range(2)]
+    replicas = [TicketDesk(env, policies=policies, case_number_wait=30) for _ in range(2)]
     try:
         # each replica has issued a number, so each believes it knows the next one
         for desk in replicas:

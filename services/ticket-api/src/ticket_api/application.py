@@ -41,8 +41,10 @@ tracer = trace.get_tracer("ticket_api")
 MAX_CASE_NUMBER_ATTEMPTS = 5
 """Saves tried per open: more than one only if a writer outside the turns (a replica of the
 former version during an upgrade) took the number meanwhile."""
-CASE_NUMBER_WAIT_SECONDS = 2.0
-"""How long an open waits for its turn to number a ticket of its policy before a fast 503."""
+CASE_NUMBER_WAIT_SECONDS = 0.5
+"""How long an open waits for its turn to number a ticket of its policy before a fast 503:
+with the admission queue's wait (0.25 s) and the save itself, every open is answered, served
+or refused, within a second — past that, clients give up and retry, adding load."""
 
 
 class TicketNotFound(LookupError):
@@ -98,6 +100,7 @@ class TicketDesk(Application[UUID]):
         *,
         policies: Mapping[str, SupportPolicy] | None = None,
         clock: Clock | None = None,
+        case_number_wait: float = CASE_NUMBER_WAIT_SECONDS,
     ) -> None:
         super().__init__(env)
         self.policies = dict(policies or {})
@@ -109,7 +112,7 @@ class TicketDesk(Application[UUID]):
         """Called after each successful write (the outbox relay wakes up on it)."""
         self._turns = NumberingTurns(
             self.recorder.datastore,  # type: ignore[attr-defined]
-            CASE_NUMBER_WAIT_SECONDS,
+            case_number_wait,
         )
         self._last_issued: dict[str, int] = {}
         """Per policy: the highest case number known to be taken (only ever an underestimate)."""

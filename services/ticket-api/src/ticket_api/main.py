@@ -66,7 +66,12 @@ def create_app(
         clock, simulated=settings.simulated_clock, nats_url=settings.nats_url, prefix="TICKET_API"
     )
     policies = load_policies(settings.policies_dir)
-    desk = TicketDesk(settings.event_store_env(environ), policies=policies, clock=clock)
+    desk = TicketDesk(
+        settings.event_store_env(environ),
+        policies=policies,
+        clock=clock,
+        case_number_wait=settings.case_number_wait_seconds,
+    )
 
     relay = _relay(settings, desk, environ)
 

@@ -45,11 +45,17 @@ class Settings(BaseSettings):
     """Event store: the embedded SQLite file, or PostgreSQL (``POSTGRES_*`` variables)."""
     postgres_connect_timeout: int = 1
     """Seconds to wait for a database connection before answering 503 (library default: 30)."""
-    max_concurrent_requests: int = Field(default=16, ge=1, le=32)
-    """Requests in progress at once; more wait for a place (ADR 15). At most 32: sync endpoints
-    run on Starlette's pool of 40 threads, which must keep room for health checks."""
+    max_concurrent_requests: int = Field(default=8, ge=1, le=32)
+    """Requests in progress at once; more wait for a place (ADR 15). A process spends its time
+    in Python under one interpreter lock, so past a handful more in progress only lengthens each
+    (8 keeps the peak rate measured at 4 with room for waits on the database). At most 32:
+    sync endpoints run on Starlette's pool of 40 threads, which must keep room for health
+    checks."""
     queue_timeout_seconds: float = Field(default=0.25, ge=0)
     """How long a request beyond the limit waits for a place before a 503 ``overloaded``."""
+    case_number_wait_seconds: float = Field(default=0.5, gt=0)
+    """How long an open waits for its policy's turn to take the next case number before a
+    fast 503 ``case-numbers-busy`` (with the queue's wait: answered within a second)."""
     nats_url: str | None = None
     """NATS with JetStream for the outbox relay (``make run``: the embedded nats-server);
     unset, ticket-api runs without publishing and the relay catches up once it is set."""
