@@ -29,13 +29,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Path, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
 from contracts import web
@@ -47,6 +47,8 @@ from contracts.vocabulary import Metric
 from contracts.web import CurrentPrincipal, Introspection, Problem
 from sla_monitor.clocks import ClockView
 from sla_monitor.projection import replay
+from sla_monitor.receipt import build_receipt
+from sla_monitor.receipt_view import receipt_json, receipt_text
 from sla_monitor.settings import Settings
 from sla_monitor.tickets import Assignee, ticket_facts
 
@@ -359,6 +361,74 @@ async def ticket_clocks(
             for view in sla.view(now)
         ],
     }
+
+
+def wants_text(request: Request, output: str | None) -> bool:
+    """Plain text on ``format=text``, or on ``Accept: text/plain`` without JSON asked for too."""
+    if output is not None:
+        return output == "text"
+    accept = request.headers.get("accept", "").lower()
+    return "text/plain" in accept and "application/json" not in accept
+
+
+@router.get(
+    "/tickets/{ticket_id}/receipt",
+    summary="Every second of a ticket's SLA clocks explained: the receipt (JSON or plain text)",
+    response_model=None,
+    responses={
+        200: {"content": {"application/json": {}, "text/plain": {}}},
+        404: {"description": "No such ticket among the caller's tenants (problem+json)"},
+    },
+)
+async def ticket_receipt(
+    ticket_id: Annotated[
+        str,
+        Path(
+            max_length=64,
+            description="The ticket's id, or its case number (e.g. BIT-000123)",
+            examples=["BIT-000123"],
+        ),
+    ],
+    request: Request,
+    principal: CurrentPrincipal,
+    lang: Annotated[
+        Literal["es", "en"] | None,
+        Query(description="Language; default: Accept-Language, else Spanish"),
+    ] = None,
+    output: Annotated[
+        Literal["json", "text"] | None,
+        Query(alias="format", description="json or text; default: by the Accept header"),
+    ] = None,
+) -> Response:
+    """Per metric and cycle, the spans that counted (local time and UTC), every stretch inside
+    the measured period that did not and why (night, weekend, a holiday by name, a vendor
+    closure, a pause with who caused it and why), each retarget on a priority change, and a
+    total equal to the clock's used time. For a mail or a penalty dispute: ``format=text``."""
+    reader = reader_of(request)
+    async with reader.db().acquire() as conn:
+        found = await ticket_id_of(conn, ticket_id, principal.scope(None))
+        rows = [] if found is None else [dict(r) for r in await conn.fetch(EVENTS_OF, found)]
+    receipt = build_receipt(reader.policies, rows, reader.clock.now())
+    facts = ticket_facts(rows)
+    if receipt is None or facts is None or not principal.may_see(rows[0]["tenant"]):
+        raise Problem(
+            404,
+            "ticket-not-found",
+            en=f"No SLA clocks for ticket {ticket_id}.",
+            es=f"No hay relojes de SLA para el ticket {ticket_id}.",
+        )
+    english = lang == "en" if lang is not None else web.wants_english(request)
+    ticket = {
+        "ticket_id": str(found),
+        "case_number": facts.case_number,
+        "title": facts.title,
+        "tenant": rows[0]["tenant"],
+        "state": facts.state.value,
+    }
+    headers = {"Content-Language": "en" if english else "es", "Vary": "Accept, Accept-Language"}
+    if wants_text(request, output):
+        return PlainTextResponse(receipt_text(receipt, ticket, english=english), headers=headers)
+    return JSONResponse(receipt_json(receipt, ticket, english=english), headers=headers)
 
 
 @router.get("/at-risk", summary="Running clocks whose deadline falls within a span from now")
