@@ -92,6 +92,48 @@ def test_every_problem_is_reported_at_once() -> None:
     assert len(problems_of(text)) == 2
 
 
+def test_broken_settings_and_broken_references_are_reported_together(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's example: a bad duration and an unknown calendar in one run of policy-check.
+
+    pydantic checks cross-references only once every setting is valid, so without setting the
+    broken ones aside the second problem would appear only after the first was fixed.
+    """
+    text = broken("within: 8h", "within: 3x").replace(
+        "business_calendar: office", "business_calendar: oficina"
+    )
+    assert problems_of(text) == [
+        "priorities[0].targets.resolution.within: '3x' is not a duration; write e.g. '15m', "
+        "'8h', '1h30m', '7d' (days of 24 h) or '10bd' (business days)",
+        "business_calendar: unknown calendar 'oficina' (known: office)",
+    ]
+    bad = tmp_path / "acme.yaml"
+    bad.write_text(text)
+    assert policy_check([str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "is not a duration" in err and "unknown calendar 'oficina'" in err
+
+
+def test_setting_aside_a_broken_setting_never_invents_a_reference_problem() -> None:
+    """A broken calendar is set aside to reach the reference checks; references to that very
+    calendar are then not reported as unknown (the real problem is already listed)."""
+    text = (
+        broken("America/Bogota", "Mars/Olympus")
+        .replace("resolution: {within: 8h}", "resolution: {within: 8h, calendar: office}")
+        .replace(
+            "business_calendar:",
+            "  always: {time_zone: UTC, always_open: true}\nbusiness_calendar:",
+        )
+    )
+    assert [p.split(":")[0] for p in problems_of(text)] == ["calendars.office.time_zone"]
+    intake = "email_intake: {ticket_type: nope, priority: high}\nticket_types:"
+    assert [p.split(":")[0] for p in problems_of(text.replace("ticket_types:", intake))] == [
+        "calendars.office.time_zone",
+        "email_intake.ticket_type",
+    ]
+
+
 def test_invalid_yaml_says_line_and_column() -> None:
     (problem,) = problems_of(MINIMAL.replace("ticket_types:", "ticket_types: [oops"))
     assert problem.startswith("line ") and "not valid YAML" in problem

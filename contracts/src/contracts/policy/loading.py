@@ -6,6 +6,7 @@ as a traceback; the service refuses to start on it rather than enforce half a po
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -59,14 +60,81 @@ def parse_policy(text: str, *, origin: str = "<policy>") -> SupportPolicy:
     try:
         return SupportPolicy.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False):
-            if not error["loc"]:  # cross-reference checks: lines that carry their own paths
-                problems += _reason(error).splitlines()
-                continue
-            where = _where(tuple(error["loc"]))
-            problems.append(f"{where}: {_reason(error)}")
+        problems = _field_problems(exc)
+        if all(error["loc"] for error in exc.errors()):
+            problems += _reference_problems(data, exc)
         raise PolicyFileError(origin, problems) from None
+
+
+#: How many times broken settings are set aside to reach the cross-reference checks.
+_PRUNING_ROUNDS = 8
+
+
+def _field_problems(exc: ValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        if not error["loc"]:  # cross-reference checks: lines that carry their own paths
+            problems += _reason(error).splitlines()
+            continue
+        problems.append(f"{_where(tuple(error['loc']))}: {_reason(error)}")
+    return problems
+
+
+def _reference_problems(data: dict[str, Any], exc: ValidationError) -> list[str]:
+    """The cross-reference problems (unknown calendar, priority, group...) of a file that also
+    has broken settings, so a support manager sees every problem at once, not one per run.
+
+    pydantic checks cross-references (``SupportPolicy._references``) only once every setting is
+    valid, so the broken settings are set aside (deleted from a copy, widening to the enclosing
+    setting while that is still broken) and the copy validated again.  Problems that only the
+    setting aside could cause — a reference to something deleted — are left out; so is
+    everything when a deletion would shift list positions the messages name (a broken list
+    item) or leave a required setting missing at the top: then only the broken settings are
+    reported, as before.
+    """
+    candidate = copy.deepcopy(data)
+    removed: set[str] = set()
+    errors = exc.errors(include_url=False)
+    for _round in range(_PRUNING_ROUNDS):
+        for error in errors:
+            if not _set_aside(candidate, tuple(error["loc"]), removed):
+                return []
+        try:
+            SupportPolicy.model_validate(candidate)
+        except ValidationError as again:
+            errors = again.errors(include_url=False)
+        else:
+            return []
+        if not all(error["loc"] for error in errors):
+            lines = [line for e in errors if not e["loc"] for line in _reason(e).splitlines()]
+            return [line for line in lines if not any(repr(name) in line for name in removed)]
+    return []
+
+
+def _set_aside(data: dict[str, Any], loc: tuple[int | str, ...], removed: set[str]) -> bool:
+    """Delete the deepest mapping entry of ``data`` that ``loc`` reaches; False if impossible.
+
+    Parts of ``loc`` that are not keys (pydantic's validator and union tags) are skipped.
+    """
+    trail: list[tuple[Any, int | str]] = []  # (container, key) down to the reached value
+    node: Any = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            trail.append((node, part))
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            trail.append((node, part))
+            node = node[part]
+    if not trail:
+        return False
+    container, key = trail[-1]
+    if not isinstance(container, dict):
+        return False
+    value = container.pop(key)
+    removed.add(str(key))
+    if isinstance(value, dict) and isinstance(value.get("id"), str):
+        removed.add(value["id"])
+    return True
 
 
 def load_policy(path: Path | str) -> SupportPolicy:
