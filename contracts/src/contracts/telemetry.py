@@ -8,7 +8,9 @@
 - **Metrics**: an OpenTelemetry ``MeterProvider`` read by the Prometheus exporter; each
   service serves ``GET /metrics`` (``metrics_route``).
 - **Logs**: JSON lines with ``trace_id`` and ``span_id`` of the current span, so a log line
-  leads to its trace. Nothing here logs bodies or credentials; callers keep to that too.
+  leads to its trace; plain ``time level logger message`` lines for a person instead when
+  ``SUPPORTDESK_LOG_FORMAT=text`` (``make run`` sets it) or, with the variable unset, when
+  stderr is a terminal. Nothing here logs bodies or credentials; callers keep to that too.
 
 ``setup_telemetry`` is idempotent: the app factories call it, and a process hosting several
 services (tests) keeps the first provider.
@@ -19,8 +21,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -140,17 +143,41 @@ class _TraceIds(logging.Filter):
         return True
 
 
+#: ``SUPPORTDESK_LOG_FORMAT``: ``json`` (log collectors parse it) or ``text`` (people read it).
+LOG_FORMAT_VARIABLE = "SUPPORTDESK_LOG_FORMAT"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def log_format(environ: Mapping[str, str] | None = None, *, tty: bool | None = None) -> str:
+    """``json`` or ``text``: as ``SUPPORTDESK_LOG_FORMAT`` says, else text on a terminal only.
+
+    JSON stays the default wherever output is collected (containers, systemd, files), so
+    production needs no setting; a developer starting a service by hand reads plain lines.
+    """
+    env = os.environ if environ is None else environ
+    chosen = env.get(LOG_FORMAT_VARIABLE, "").strip().lower()
+    if chosen in ("json", "text"):
+        return chosen
+    if tty is None:
+        tty = sys.stderr.isatty()
+    return "text" if tty else "json"
+
+
 def setup_logging(service: str, level: int = logging.INFO) -> None:
-    """JSON lines on stderr with the service, level, logger, message and trace ids."""
+    """Log lines on stderr: JSON with the service, level, logger, message and trace ids, or
+    plain ``time level logger message`` text (see ``log_format``)."""
     handler = logging.StreamHandler()
     handler.addFilter(_TraceIds())
-    handler.setFormatter(
-        JsonFormatter(
+    formatter: logging.Formatter
+    if log_format() == "text":
+        formatter = logging.Formatter(TEXT_FORMAT)
+    else:
+        formatter = JsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(trace_id)s %(span_id)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             static_fields={"service": service},
         )
-    )
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
