@@ -271,6 +271,12 @@ def address(message: EmailMessage) -> str:
     return str(to.addr_spec)
 
 
+def subject(message: EmailMessage) -> str:
+    """The subject as a reader sees it: a long ASCII subject is folded onto its own line by
+    Python's mail generator, and the parser keeps the fold's leading space."""
+    return " ".join(str(message["Subject"]).split())
+
+
 def instant(value: dict[str, str] | None) -> datetime | None:
     """An instant of sla-monitor's API (``{"utc", "local"}``) as an aware datetime."""
     if value is None:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from e2e_system import MEXICO, running_system
 from nats_server import NatsServer
-from sla_acceptance import Desk, address, instant
+from sla_acceptance import Desk, address, instant, subject
 
 BITAM_TICKET = {
     "policy": "bitam",
@@ -59,7 +59,7 @@ def test_a_reply_after_the_deadline_is_announced_as_a_breach_and_mailed(desk: De
     assert (first["status"], instant(first["deadline"])) == ("running", mx(11, 23, 13))
 
     desk.at(mx(11, 23, 12))  # the warning fires, and is mailed to the agent
-    warned = [m for m in desk.new_mail() if "Aviso SLA: primera respuesta" in m["Subject"]]
+    warned = [m for m in desk.new_mail() if "Aviso SLA: primera respuesta" in subject(m)]
     assert [address(m) for m in warned] == ["lucia@bitam.example"]
 
     # 13:05: five minutes late. The agent's reply lands before the timer loop's next pass.
@@ -87,8 +87,8 @@ def test_a_reply_after_the_deadline_is_announced_as_a_breach_and_mailed(desk: De
     assert instant(first["deadline"]) == mx(11, 23, 13)
     assert instant(first["met_at"]) == mx(11, 23, 13, 5)
 
-    breach_mail = [m for m in desk.mail.messages if "SLA incumplido" in m["Subject"]]
-    assert [(address(m), m["Subject"]) for m in breach_mail] == [
+    breach_mail = [m for m in desk.mail.messages if "SLA incumplido" in subject(m)]
+    assert [(address(m), subject(m)) for m in breach_mail] == [
         ("lucia@bitam.example", f"[{case}] SLA incumplido: primera respuesta")
     ]
     breach_deliveries = [
@@ -138,7 +138,7 @@ def test_periodic_updates_are_enforced_for_proditma(desk: Desk) -> None:
     desk.at(mx(11, 23, 11, 30))
     update = desk.clocks(case)["update"]
     assert (update["status"], update["cycle"]) == ("breached", 1)
-    mail = [(address(m), m["Subject"]) for m in desk.new_mail() if "SLA" in m["Subject"]]
+    mail = [(address(m), subject(m)) for m in desk.new_mail() if "SLA" in subject(m)]
     assert sorted(mail) == sorted(
         [
             (
@@ -172,7 +172,7 @@ def test_periodic_updates_are_enforced_for_proditma(desk: Desk) -> None:
     assert (update["status"], update["cycle"]) == ("breached", 2)
 
     breaches = [
-        (address(m), m["Subject"]) for m in desk.mail.messages if "SLA incumplido" in m["Subject"]
+        (address(m), subject(m)) for m in desk.mail.messages if "SLA incumplido" in subject(m)
     ]
     assert sorted(breaches) == sorted(
         [
@@ -224,14 +224,14 @@ def test_the_customer_is_told_two_business_days_before_an_abandoned_bitam_ticket
     close, notice = mx(12, 28, 18), mx(12, 24, 8, 30)
     announced = [e for e in desk.new_sla_events() if e.name == "sla.abandonment_warning"]
     assert [(e.data["step"], e.deadline) for e in announced] == [("close", close)]
-    to_customer = [(address(m), m["Subject"]) for m in desk.new_mail()]
+    to_customer = [(address(m), subject(m)) for m in desk.new_mail()]
     closes = f"[{case}] Su caso se cerrará el lun, 28 dic 2026 18:00"
     assert ("ana@acme.example", closes) in to_customer
 
     desk.at(mx(12, 24, 8, 29, 59))  # a second early: nothing yet
     assert desk.new_mail() == []
     desk.at(notice)
-    assert [(address(m), m["Subject"]) for m in desk.new_mail()] == [("ana@acme.example", closes)]
+    assert [(address(m), subject(m)) for m in desk.new_mail()] == [("ana@acme.example", closes)]
     (warning,) = desk.new_sla_events()
     assert (warning.name, warning.data["step"]) == ("sla.abandonment_warning", "close")
     assert (warning.time, warning.deadline) == (notice, close)
@@ -246,5 +246,5 @@ def test_the_customer_is_told_two_business_days_before_an_abandoned_bitam_ticket
     (closed,) = desk.new_history(ticket)
     assert (closed["type"], closed["actor"]["id"]) == ("ticket.closed", "sla-monitor")
     assert closed["data"]["closure"] == "abandoned"
-    closing = [(address(m), m["Subject"]) for m in desk.new_mail()]
+    closing = [(address(m), subject(m)) for m in desk.new_mail()]
     assert [to for to, _ in closing] == ["ana@acme.example"]
