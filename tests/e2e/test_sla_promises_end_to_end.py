@@ -99,13 +99,6 @@ def test_a_reply_after_the_deadline_is_announced_as_a_breach_and_mailed(desk: De
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bugs: (1) the update clock's first start is announced as sla.clock_started "
-    "and also sla.clock_resumed (changes.clock_changes: a stored 'pending' row that now runs "
-    "takes the resumed branch too); (2) the timer loop's sla.warning and sla.breached of "
-    "period 2 say cycle 1 (timers.TimerLoop._publish never sets cycle)",
-)
 def test_periodic_updates_are_enforced_for_proditma(desk: Desk) -> None:
     # PRODITMA "Severidad alta" (desk Monday–Friday 09:00–18:00, Mexico City): first response
     # within 1 business hour, then a message to the customer every 2 business hours (update),

@@ -146,7 +146,12 @@ def clock_changes(
             )
         elif old and old["running"] and not running and view.status is not ClockStatus.MET:
             changes.append(Change(f"{key}:paused", se.ClockPaused(**common, elapsed=view.used)))
-        elif old and not old["running"] and was != ClockStatus.MET.value and running:
+        elif (
+            old
+            and not old["running"]
+            and was not in (ClockStatus.MET.value, ClockStatus.PENDING.value)
+            and running
+        ):  # a pending clock that starts was announced as started above, not resumed
             changes.append(
                 Change(
                     f"{key}:resumed",

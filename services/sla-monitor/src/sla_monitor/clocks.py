@@ -366,6 +366,8 @@ class TicketSla:
             resolution = self.clocks[Metric.RESOLUTION]
             if self.policy.lifecycle.on_reopen == "restart":
                 resolution.restart(at)
+                # a new cycle has used nothing: the level's time to escalate starts again too
+                self.level_since = at
             else:
                 resolution.reopen(at)
             self._resume_open_clocks(at)

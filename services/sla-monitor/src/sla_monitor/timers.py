@@ -64,7 +64,7 @@ ACTOR = Actor(kind=ActorKind.SERVICE, id="sla-monitor", name="sla-monitor")
 DUE = """
 SELECT t.ticket_id, t.metric, t.kind, t.threshold, t.due, t.armed_by, c.policy, c.tenant,
        c.priority,
-       c.deadline, c.target_seconds, c.used_seconds, c.ticket_version
+       c.deadline, c.target_seconds, c.used_seconds, c.ticket_version, c.cycle
 FROM sla_timers t JOIN sla_clocks c ON c.ticket_id = t.ticket_id
     AND c.metric = CASE WHEN t.metric = 'ticket' THEN 'resolution' ELSE t.metric END
 WHERE t.due <= $1 AND (t.metric <> 'ticket' OR t.kind = 'close_notice' OR $3) AND NOT EXISTS (
@@ -222,10 +222,15 @@ class TimerLoop:
                 threshold=row["threshold"],
                 deadline=row["deadline"],
                 remaining=target * (1 - row["threshold"]),
+                cycle=row["cycle"],
             )
         else:
             payload = Breached(
-                actor=ACTOR, metric=metric, priority=row["priority"], deadline=row["due"]
+                actor=ACTOR,
+                metric=metric,
+                priority=row["priority"],
+                deadline=row["due"],
+                cycle=row["cycle"],
             )
         return await self._send(row, payload, metric.value)
 
