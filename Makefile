@@ -40,8 +40,8 @@ mail: sync  ## list the mail the running system sent (make run's local SMTP sink
 trace: sync  ## a ticket's traces as a waterfall (make trace ARGS=BIT-000001), from make run's var/traces
 	@$(RUN) supportdesk-trace --dir $(DATA)/traces $(ARGS)
 
-test: sync  ## the whole test suite
-	@$(RUN) pytest -n auto -q
+test: sync  ## the whole test suite (ARGS: more pytest options, e.g. ARGS="-m 'not fresh_machine'")
+	@$(RUN) pytest -n auto -q $(ARGS)
 
 lint: sync  ## ruff (lint + format) and mypy on every package
 	@$(RUN) ruff check .
