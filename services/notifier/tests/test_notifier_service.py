@@ -127,6 +127,22 @@ def test_the_same_event_delivered_twice_by_nats_makes_one_message(notifier: Runn
     assert len(notifier.deliveries(channel="email")) == 2
 
 
+def test_one_recipients_messages_arrive_in_the_order_things_happened(notifier: Running) -> None:
+    story = Story("bitam")
+    assigned = te.Assigned(actor=SERVICE, agent_id="agent-lucia", agent_name="Lucía Gómez")
+    asked = te.AwaitingCustomer(actor=SERVICE, request="Envíe el log del servidor.")
+    replied = te.AgentReplied(actor=SERVICE, body="Revisamos el log.", public=True)
+    # logged in one go, due at the same instant: sent one after the other, in order
+    notifier.publish(*(story.event(e) for e in (opened("bitam", JOHN), assigned, asked, replied)))
+    mails = notifier.sink.wait_for(4)
+    assert [m["Subject"] for m in mails] == [
+        "[BIT-000042] We received your request: La facturación no responde",
+        "[BIT-000042] Engineer Lucía Gómez is handling your case",
+        "[BIT-000042] We need information to go on",
+        "[BIT-000042] A reply on your case",
+    ]
+
+
 def test_an_sla_event_that_overtakes_its_ticket_is_delivered_after_it(
     notifier: Running,
 ) -> None:

@@ -92,7 +92,7 @@ WHERE id IN (
     SELECT id FROM deliveries
     WHERE status = 'pending' AND next_attempt_at <= $1
       AND (claimed_until IS NULL OR claimed_until <= clock_timestamp())
-    ORDER BY next_attempt_at
+    ORDER BY next_attempt_at, seq
     LIMIT $3
     FOR UPDATE SKIP LOCKED)
 RETURNING *
@@ -249,8 +249,24 @@ class Dispatcher:
             rows = await conn.fetch(CLAIM, now, self.claim, self.batch)
         if not rows:
             return 0
-        outcomes = await asyncio.gather(*(self._attempt(row) for row in rows))
-        await self._settle(rows, outcomes)
+        # One recipient's messages go one after the other, in the order they were logged (the
+        # acknowledgment before "an engineer is handling your case"); different recipients in
+        # parallel. ``UPDATE … RETURNING`` keeps no order, hence the sort.
+        rows = sorted(rows, key=lambda row: (row["next_attempt_at"], row["seq"]))
+        queues: dict[tuple[str, str], list[asyncpg.Record]] = {}
+        for row in rows:
+            queues.setdefault((row["channel"], row["address"]), []).append(row)
+
+        async def in_order(queue: list[asyncpg.Record]) -> list[Outcome]:
+            return [await self._attempt(row) for row in queue]
+
+        sent = await asyncio.gather(*(in_order(queue) for queue in queues.values()))
+        by_row = {
+            id(row): outcome
+            for queue, outcomes in zip(queues.values(), sent, strict=True)
+            for row, outcome in zip(queue, outcomes, strict=True)
+        }
+        await self._settle(rows, [by_row[id(row)] for row in rows])
         return len(rows)
 
     async def _attempt(self, row: asyncpg.Record) -> Outcome:
