@@ -4,6 +4,9 @@
 what every service needs: the calendar a target is counted on, a ticket's deadline for a
 metric, which versions are supported, which priority a subcategory implies, and the desk's
 hours in each customer country's local time.
+
+long: one model answers every question the services ask of a policy (lookups, time, the
+ticket desk's rules); split across modules, a newcomer would have to guess where each lives.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ from contracts.policy.models import (
 from contracts.vocabulary import ClockKind, Metric
 
 SCHEMA_VERSION = 1
+DEFAULT_SUPPORT_LEVELS = 3
+"""Support levels of a policy without an ``escalation`` section: the classic first line,
+specialists and engineering (levels 1-3)."""
 
 
 class ClosedDays:
@@ -218,6 +224,30 @@ class SupportPolicy(_Spec):
             if product.id == product_id:
                 return product.supported_versions()
         raise KeyError(f"policy {self.id!r} has no product {product_id!r}")
+
+    # -- rules the ticket desk applies -------------------------------------------------------
+
+    def highest_level(self) -> int:
+        """The highest support level a ticket can be escalated to: the policy's last escalation
+        level, or ``DEFAULT_SUPPORT_LEVELS`` when it leaves escalation out (no automatic
+        escalation then, but agents still escalate by hand)."""
+        return len(self.escalation.levels) if self.escalation else DEFAULT_SUPPORT_LEVELS
+
+    def reopen_until(self, resolved_at: datetime, modality: str | None = None) -> datetime | None:
+        """Until when a ticket resolved at ``resolved_at`` may be reopened; None: until it is
+        closed. The window counts on the calendar of its target (and the ticket's modality)."""
+        window = self.lifecycle.reopen_window
+        return None if window is None else self.due(window, resolved_at, modality)
+
+    def email_classification(self) -> tuple[str, str | None]:
+        """The ticket type and priority a request by email starts with (no form was filled):
+        the policy's ``email_intake``, else its first type at that type's default priority, or
+        at the policy's last (least urgent) priority when the type has none. The agent
+        reclassifies it if need be."""
+        if self.email_intake is not None:
+            return self.email_intake.ticket_type, self.email_intake.priority
+        kind = self.ticket_types[0]
+        return kind.id, None if kind.default_priority else self.priorities[-1].id
 
     # -- time ------------------------------------------------------------------------------
 
