@@ -119,10 +119,9 @@ def _set_aside(data: dict[str, Any], loc: tuple[int | str, ...], removed: set[st
     trail: list[tuple[Any, int | str]] = []  # (container, key) down to the reached value
     node: Any = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            trail.append((node, part))
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_mapping = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_mapping or in_list:
             trail.append((node, part))
             node = node[part]
     if not trail:
