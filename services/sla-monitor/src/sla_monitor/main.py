@@ -28,7 +28,7 @@ from contracts.policy import load_policies
 from contracts.simclock import service_clock
 from contracts.telemetry import observe, serve, setup_logging
 from contracts.web import Introspection
-from sla_monitor.api import SlaReader, health_routes, install_problems, router
+from sla_monitor import api
 from sla_monitor.commands import TicketApiCommands, TicketCommands
 from sla_monitor.projection import SlaProjection
 from sla_monitor.settings import Settings
@@ -120,7 +120,7 @@ def create_app(
         clock, simulated=settings.simulated_clock, nats_url=settings.nats_url, prefix="SLA_MONITOR"
     )
     policies = load_policies(settings.policies_dir)
-    reader = SlaReader(settings, policies, clock)
+    reader = api.SlaReader(settings, policies, clock)
     owns_principals = principals is None
     principals = principals or Introspection(
         settings.ticket_api_url,
@@ -169,9 +169,8 @@ def create_app(
     app.state.reader = reader
     app.state.principals = principals
     app.state.projection = projection
-    install_problems(app)
-    app.include_router(router)
-    health_routes(app)
+    api.install_problems(app)
+    api.routes(app)
     observe(app, "sla-monitor")
     return app
 

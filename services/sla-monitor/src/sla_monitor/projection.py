@@ -20,54 +20,11 @@ from contracts.events import EVENTS, CloudEvent, EventPayload, envelope, subject
 from contracts.events import ticket as te
 from contracts.messaging.consumer import Connection
 from contracts.policy import SupportPolicy
+from sla_monitor import queries
 from sla_monitor.changes import abandonment_warnings, clock_changes, missed_breaches
 from sla_monitor.clocks import TicketSla
+from sla_monitor.queries import SCHEMA as SCHEMA
 from sla_monitor.tickets import TicketFacts, ticket_facts
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sla_ticket_events (
-    ticket_id UUID NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,
-    payload JSONB NOT NULL, at TIMESTAMPTZ NOT NULL, policy TEXT NOT NULL, tenant TEXT NOT NULL,
-    PRIMARY KEY (ticket_id, version));
-CREATE TABLE IF NOT EXISTS sla_clocks (
-    ticket_id UUID NOT NULL, metric TEXT NOT NULL, policy TEXT NOT NULL, tenant TEXT NOT NULL,
-    priority TEXT NOT NULL, ticket_type TEXT NOT NULL, status TEXT NOT NULL,
-    target_seconds DOUBLE PRECISION, used_seconds DOUBLE PRECISION NOT NULL,
-    running BOOLEAN NOT NULL, deadline TIMESTAMPTZ, started_at TIMESTAMPTZ,
-    met_at TIMESTAMPTZ, late BOOLEAN NOT NULL, pauses INTEGER NOT NULL,
-    as_of TIMESTAMPTZ NOT NULL, ticket_version INTEGER NOT NULL,
-    PRIMARY KEY (ticket_id, metric));
-CREATE INDEX IF NOT EXISTS sla_clocks_deadline ON sla_clocks (deadline) WHERE running;
-CREATE TABLE IF NOT EXISTS sla_timers (
-    ticket_id UUID NOT NULL, metric TEXT NOT NULL, kind TEXT NOT NULL,
-    threshold DOUBLE PRECISION NOT NULL, due TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (ticket_id, metric, kind, threshold));
-CREATE INDEX IF NOT EXISTS sla_timers_due ON sla_timers (due);
-CREATE TABLE IF NOT EXISTS sla_fired (
-    ticket_id UUID NOT NULL, metric TEXT NOT NULL, kind TEXT NOT NULL,
-    threshold DOUBLE PRECISION NOT NULL, due TIMESTAMPTZ NOT NULL,
-    fired_at TIMESTAMPTZ NOT NULL, event_id TEXT NOT NULL,
-    PRIMARY KEY (ticket_id, metric, kind, threshold, due));
-CREATE TABLE IF NOT EXISTS sla_outbox (
-    seq BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, subject TEXT NOT NULL,
-    body BYTEA NOT NULL, published_at TIMESTAMPTZ);
-CREATE INDEX IF NOT EXISTS sla_outbox_unpublished ON sla_outbox (seq) WHERE published_at IS NULL;
-ALTER TABLE sla_timers ADD COLUMN IF NOT EXISTS armed_by TEXT;
-ALTER TABLE sla_outbox ADD COLUMN IF NOT EXISTS traceparent TEXT;
-ALTER TABLE sla_clocks ADD COLUMN IF NOT EXISTS cycle INTEGER NOT NULL DEFAULT 1;
-CREATE TABLE IF NOT EXISTS sla_clock_cycles (
-    ticket_id UUID NOT NULL, metric TEXT NOT NULL, cycle INTEGER NOT NULL, policy TEXT NOT NULL,
-    tenant TEXT NOT NULL, priority TEXT NOT NULL, started_at TIMESTAMPTZ, met_at TIMESTAMPTZ,
-    deadline TIMESTAMPTZ, used_seconds DOUBLE PRECISION NOT NULL,
-    target_seconds DOUBLE PRECISION, late BOOLEAN NOT NULL, breached BOOLEAN NOT NULL,
-    PRIMARY KEY (ticket_id, metric, cycle));
-CREATE TABLE IF NOT EXISTS sla_tickets (
-    ticket_id UUID PRIMARY KEY, case_number TEXT NOT NULL, title TEXT NOT NULL,
-    tenant TEXT NOT NULL, policy TEXT NOT NULL, priority TEXT NOT NULL, assignee_id TEXT,
-    assignee_name TEXT, state TEXT NOT NULL, opened_at TIMESTAMPTZ NOT NULL,
-    updated_at TIMESTAMPTZ NOT NULL);
-CREATE INDEX IF NOT EXISTS sla_tickets_case_number ON sla_tickets (case_number);
-"""
 
 
 def current_traceparent() -> str | None:
@@ -85,7 +42,7 @@ class SlaProjection:
 
     @staticmethod
     async def setup(conn: Connection) -> None:
-        await conn.execute(SCHEMA)
+        await conn.execute(queries.SCHEMA)
 
     async def handle(self, event: CloudEvent, payload: EventPayload, conn: Connection) -> None:
         """One ticket event, in the consumer's transaction."""
@@ -116,11 +73,7 @@ class SlaProjection:
 
     async def refresh(self, conn: Connection, ticket_id: UUID, *, announce: bool = True) -> None:
         """Rebuild one ticket's clocks from its stored events; write clocks and timers."""
-        rows = await conn.fetch(
-            "SELECT version, name, payload, at, policy, tenant FROM sla_ticket_events "
-            "WHERE ticket_id = $1 ORDER BY version",
-            ticket_id,
-        )
+        rows = await conn.fetch(queries.EVENTS_OF, ticket_id)
         sla = replay(self.policies, [dict(row) for row in rows])
         if sla is None:
             return  # the ticket's start is not here (yet): nothing to measure against
@@ -162,10 +115,7 @@ class SlaProjection:
         }
         fired = {
             (row["metric"], row["due"])
-            for row in await conn.fetch(
-                "SELECT metric, due FROM sla_fired WHERE ticket_id = $1 AND kind = 'breach'",
-                ticket_id,
-            )
+            for row in await conn.fetch(queries.ANNOUNCED_BREACHES, ticket_id)
         }
         # A breach revealed by this event goes first: announced before the Met that ends it.
         breaches = missed_breaches(sla, fired)
@@ -192,8 +142,7 @@ class SlaProjection:
         )
         # Announced once: the timer loop must not fire these breaches again.
         await conn.executemany(
-            "INSERT INTO sla_fired VALUES ($1, $2, 'breach', 1.0, $3, $4, $5) "
-            "ON CONFLICT DO NOTHING",
+            queries.RECORD_ANNOUNCED_BREACH,
             [
                 (ticket_id, c.payload.metric.value, c.at, as_of, f"{ticket_id}:{c.key}")  # type: ignore[attr-defined]
                 for c in breaches
@@ -272,15 +221,9 @@ class SlaProjection:
         timers = [(t.metric.value, t.kind, t.threshold, t.due) for t in sla.timers()]
         # changes to the ticket ride the same timer table (metric "ticket", level as threshold)
         timers += [("ticket", a.kind.value, float(a.level), a.due) for a in sla.actions()]
-        # A timer that already fired is not armed again: the due set holds only pending work.
         # Each timer remembers the trace that armed it: when it fires, its own trace links back.
         await conn.execute(
-            "INSERT INTO sla_timers (ticket_id, metric, kind, threshold, due, armed_by) "
-            "SELECT $1, x.metric, x.kind, x.threshold, x.due, $6 "
-            "FROM unnest($2::text[], $3::text[], $4::float8[], $5::timestamptz[]) "
-            "AS x(metric, kind, threshold, due) WHERE NOT EXISTS (SELECT 1 FROM sla_fired f "
-            "WHERE (f.ticket_id, f.metric, f.kind, f.threshold, f.due) "
-            "= ($1, x.metric, x.kind, x.threshold, x.due))",
+            queries.ARM_TIMERS,
             ticket_id,
             [t[0] for t in timers],
             [t[1] for t in timers],

@@ -28,10 +28,12 @@ from contracts.clock import Clock
 from contracts.events import Actor, ActorKind, EventPayload, envelope, subject, to_wire
 from contracts.events.sla import AbandonmentWarning, Breached, WarningRaised
 from contracts.vocabulary import Metric
+from sla_monitor import queries
 from sla_monitor.changes import timer_key
 from sla_monitor.clocks import ActionKind
 from sla_monitor.commands import TicketCommands, command_for
-from sla_monitor.projection import SCHEMA, current_traceparent
+from sla_monitor.projection import current_traceparent
+from sla_monitor.queries import DUE as DUE
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("sla_monitor")
@@ -61,21 +63,6 @@ SOURCE = "/sla-monitor"
 ACTOR = Actor(kind=ActorKind.SERVICE, id="sla-monitor", name="sla-monitor")
 
 
-DUE = """
-SELECT t.ticket_id, t.metric, t.kind, t.threshold, t.due, t.armed_by, c.policy, c.tenant,
-       c.priority,
-       c.deadline, c.target_seconds, c.used_seconds, c.ticket_version, c.cycle
-FROM sla_timers t JOIN sla_clocks c ON c.ticket_id = t.ticket_id
-    AND c.metric = CASE WHEN t.metric = 'ticket' THEN 'resolution' ELSE t.metric END
-WHERE t.due <= $1 AND (t.metric <> 'ticket' OR t.kind = 'close_notice' OR $3) AND NOT EXISTS (
-    SELECT 1 FROM sla_fired f
-    WHERE (f.ticket_id, f.metric, f.kind, f.threshold, f.due)
-        = (t.ticket_id, t.metric, t.kind, t.threshold, t.due))
-ORDER BY t.due LIMIT $2
-FOR UPDATE OF t SKIP LOCKED
-"""
-
-
 class TimerLoop:
     """Fires due SLA timers exactly once: SLA events to the stream, ticket changes to
     ticket-api."""
@@ -100,13 +87,13 @@ class TimerLoop:
 
     async def setup(self) -> None:
         async with self.pool.acquire() as conn:
-            await conn.execute(SCHEMA)
+            await conn.execute(queries.SCHEMA)
 
     async def fire_due(self) -> int:
         """Fire every timer due by now; returns how many fired."""
         now = self.clock.now()
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(DUE, now, self.batch, self.commands is not None)
+            rows = await conn.fetch(queries.DUE, now, self.batch, self.commands is not None)
             for row in rows:
                 with self._firing_span(row, now):
                     if row["kind"] == ActionKind.NOTIFY_CLOSE.value:
@@ -116,7 +103,7 @@ class TimerLoop:
                     else:
                         event_id = await self._publish(row)
                 await conn.execute(
-                    "INSERT INTO sla_fired VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    queries.RECORD_FIRED,
                     row["ticket_id"],
                     row["metric"],
                     row["kind"],
@@ -126,8 +113,7 @@ class TimerLoop:
                     event_id,
                 )
                 await conn.execute(  # done: out of the due set, so later scans stay short
-                    "DELETE FROM sla_timers WHERE (ticket_id, metric, kind, threshold, due) "
-                    "= ($1, $2, $3, $4, $5)",
+                    queries.DISARM,
                     row["ticket_id"],
                     row["metric"],
                     row["kind"],

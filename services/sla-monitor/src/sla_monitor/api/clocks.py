@@ -1,0 +1,130 @@
+"""Clocks for dashboards: one ticket's clocks (live), the clocks at risk, the breaches.
+
+A stored clock row is as of its ticket's last event; what one ticket's view shows *now* is
+recomputed by replaying its stored events into a ``TicketSla`` and asking it about the
+injectable clock's ``now()`` — the same rules as the projection, so a running clock's used and
+remaining time, and its status, are live. Lists read the stored rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from contracts.web import CurrentPrincipal
+from sla_monitor import queries
+from sla_monitor.api import models
+from sla_monitor.api.deps import Reader, SlaReader, Ticket, local_zone, ticket_not_found
+from sla_monitor.api.params import parse_within, period
+from sla_monitor.api.shape import UTC_ZONE, assignee_json, clock_json, instant, row_json
+from sla_monitor.projection import replay
+from sla_monitor.queries import Where
+
+router = APIRouter(prefix="/v1/sla", tags=["sla"])
+Name = Annotated[str | None, Query(max_length=100)]
+Limit = Annotated[int | None, Query(ge=1)]
+
+
+@router.get(
+    "/tickets/{ticket_id}",
+    summary="A ticket's SLA clocks, live (by id or case number)",
+    response_model=models.TicketClocks,
+    responses=models.problems(401, 404, 503),
+)
+async def ticket_clocks(ticket: Ticket, reader: Reader) -> dict[str, Any]:
+    """The ticket's clocks as of now, with its case number, title, assignee and state."""
+    sla = replay(reader.policies, ticket.rows)
+    if sla is None:
+        raise ticket_not_found(ticket.ref)
+    now, zone, facts = reader.clock.now(), local_zone(sla.policy), ticket.facts
+    return {
+        "ticket_id": str(ticket.ticket_id),
+        "case_number": facts.case_number,
+        "title": facts.title,
+        "policy": sla.policy.id,
+        "tenant": ticket.tenant,
+        "priority": sla.priority,
+        "assignee": assignee_json(facts.assignee),
+        "ticket_type": sla.ticket_type,
+        "state": facts.state.value,
+        "time_zone": zone.key,
+        "now": instant(now, zone),
+        "ticket_version": ticket.rows[-1]["version"],
+        "clocks": [
+            clock_json(view, sla.clocks[view.metric].running_since is not None, zone)
+            for view in sla.view(now)
+        ],
+    }
+
+
+@router.get(
+    "/at-risk",
+    summary="Running clocks whose deadline falls within a span from now",
+    response_model=models.AtRisk,
+    responses=models.problems(401, 403, 503),
+)
+async def at_risk(
+    reader: Reader,
+    principal: CurrentPrincipal,
+    within: Annotated[str, Query(max_length=32, description="2h, 30m, 1h30m or seconds")] = "2h",
+    policy: Name = None,
+    tenant: Name = None,
+    limit: Limit = None,
+) -> dict[str, Any]:
+    span, size, now = parse_within(within), reader.page_size(limit), reader.clock.now()
+    where = Where(
+        ("deadline > {}", now),
+        ("deadline <= {}", now + span),
+        ("policy = {}", policy),
+        ("tenant = ANY({})", principal.scope(tenant)),
+    )
+    rows = await clock_page(reader, where, size, "running")
+    return {
+        "now": instant(now, UTC_ZONE),
+        "within_seconds": span.total_seconds(),
+        "limit": size,
+        "truncated": len(rows) > size,
+        "items": [row_json(r, reader.zone(r["policy"]), now) for r in rows[:size]],
+    }
+
+
+@router.get(
+    "/breaches",
+    summary="Clocks breached, or met late, with their deadline in a period",
+    response_model=models.Breaches,
+    responses=models.problems(401, 403, 503),
+)
+async def breaches(
+    reader: Reader,
+    principal: CurrentPrincipal,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    policy: Name = None,
+    tenant: Name = None,
+    limit: Limit = None,
+) -> dict[str, Any]:
+    now = reader.clock.now()
+    (start, end), size = period(since, until, now), reader.page_size(limit)
+    where = Where(
+        ("deadline >= {}", start),
+        ("deadline < {}", end),
+        ("policy = {}", policy),
+        ("tenant = ANY({})", principal.scope(tenant)),
+    )
+    rows = await clock_page(reader, where, size, queries.BREACHED.format(now=where.param(now)))
+    return {
+        "since": instant(start, UTC_ZONE),
+        "until": instant(end, UTC_ZONE),
+        "limit": size,
+        "truncated": len(rows) > size,
+        "items": [row_json(r, reader.zone(r["policy"]), now) for r in rows[:size]],
+    }
+
+
+async def clock_page(reader: SlaReader, where: Where, size: int, *fixed: str) -> list[Any]:
+    """Up to ``size + 1`` clock rows by deadline (one more tells a truncated page)."""
+    sql = queries.CLOCKS_PAGE.format(where=where.sql(*fixed), limit=where.param(size + 1))
+    async with reader.db().acquire() as conn:
+        return list(await conn.fetch(sql, *where.args))
