@@ -75,3 +75,13 @@ bench-timers: sync  ## SLA timers at 100k open tickets (ARGS=--million adds 1M):
 
 clean:  ## remove caches and the virtualenvs
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+.PHONY: simulate report whatif
+simulate: sync  ## simulated traffic against SIMULATED_CLOCK=true make run, then its SLA report (ARGS='--days 30 --seed 1 --load 1')
+	@$(RUN) supportdesk-simulate --nats $(NATS_URL) $(ARGS)
+
+report: sync  ## the SLA report of a period: make report ARGS='--from 2026-11-02T00:00Z --to 2026-12-02T00:00Z'
+	@$(RUN) supportdesk-report --nats $(NATS_URL) $(ARGS)
+
+whatif: sync  ## a candidate policy replayed on a period: make whatif ARGS='--policy cand.yaml --from … --to …'
+	@POSTGRES_HOST=$${POSTGRES_HOST:-127.0.0.1} POSTGRES_PORT=$${POSTGRES_PORT:-$(or $(PG_PORT),5433)} POSTGRES_USER=$${POSTGRES_USER:-supportdesk} POSTGRES_PASSWORD=$${POSTGRES_PASSWORD:-embedded} POSTGRES_DBNAME=$${POSTGRES_DBNAME:-sla} $(RUN) supportdesk-whatif $(ARGS)
