@@ -40,19 +40,38 @@ def history(case: str, priority: str, resolved_after: timedelta) -> list[dict[st
     """Opened Monday 09:00, answered after 10 minutes, resolved ``resolved_after`` later
     (all inside Monday's office hours, so business time = elapsed time)."""
     story: list[tuple[EventPayload, datetime]] = [
-        (te.Opened(actor=CUSTOMER, case_number=case, title=f"Caso {case}", description="x",
-                   ticket_type="problemas-basicos", priority=priority,
-                   contact=te.Contact(id="contact-ana", name="Ana", email="ana@acme.example")),
-         MONDAY),
-        (te.AgentReplied(actor=AGENT, body="Revisando", public=True), MONDAY + timedelta(minutes=10)),
-        (te.Resolved(actor=AGENT, resolution=te.ResolutionKind.SOLUTION, summary="listo"),
-         MONDAY + resolved_after),
-    ]  # fmt: skip
+        (
+            te.Opened(
+                actor=CUSTOMER,
+                case_number=case,
+                title=f"Caso {case}",
+                description="x",
+                ticket_type="problemas-basicos",
+                priority=priority,
+                contact=te.Contact(id="contact-ana", name="Ana", email="ana@acme.example"),
+            ),
+            MONDAY,
+        ),
+        (
+            te.AgentReplied(actor=AGENT, body="Revisando", public=True),
+            MONDAY + timedelta(minutes=10),
+        ),
+        (
+            te.Resolved(actor=AGENT, resolution=te.ResolutionKind.SOLUTION, summary="listo"),
+            MONDAY + resolved_after,
+        ),
+    ]
     return [
-        {"version": v, "name": e.event_name, "payload": json.dumps(e.model_dump(mode="json")),
-         "at": at, "policy": "ikhodi", "tenant": "acme"}
+        {
+            "version": v,
+            "name": e.event_name,
+            "payload": json.dumps(e.model_dump(mode="json")),
+            "at": at,
+            "policy": "ikhodi",
+            "tenant": "acme",
+        }
         for v, (e, at) in enumerate(story, start=1)
-    ]  # fmt: skip
+    ]
 
 
 HISTORIES = {
