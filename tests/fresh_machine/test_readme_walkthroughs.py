@@ -253,7 +253,14 @@ def clone() -> Iterator[Clone]:
 
 def test_every_sh_block_of_the_readme_is_classified() -> None:
     """A new ```sh block in a new section must be added to a list above (and so be run)."""
-    assert set(readme_blocks()) == {*REAL_CLOCK, *SIMULATED_CLOCK, *NOT_WALKTHROUGHS}
+    known = {*REAL_CLOCK, *SIMULATED_CLOCK, *NOT_WALKTHROUGHS}
+    unknown = sorted(set(readme_blocks()) - known)
+    assert not unknown, (
+        f"README sections with ```sh blocks not yet classified here: {unknown}; add each to "
+        "REAL_CLOCK or SIMULATED_CLOCK (its lines are then run), or to NOT_WALKTHROUGHS with "
+        "the reason"
+    )
+    assert known <= set(readme_blocks()), "a classified section lost its ```sh block or title"
 
 
 def test_the_readme_walkthroughs_run_as_written(clone: Clone) -> None:
