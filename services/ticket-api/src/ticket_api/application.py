@@ -1,393 +1,337 @@
-"""Use cases on tickets: one method per thing a client or agent does, on the event store.
+"""What the ticket desk does: one method per use case, whoever asks.
 
-This layer checks requests against the ticket's support policy (types, priorities, required
-intake fields, supported versions, scope, subcategory → priority), issues gap-free case numbers
-without making opens fight over one record (ADR 15), honours ``Idempotency-Key`` and
-``If-Match``, and saves every change atomically. It translates the library's persistence
-errors into the domain's: a lost race is ``ConcurrentUpdate``, never a half-written ticket.
+REST views, email intake and sla-monitor's commands (which arrive over REST) all call these
+methods, so a use case is written once. Each takes a small command (``ticket_api.commands``)
+and the ``Caller`` (who asks, with the request's ``Idempotency-Key``, ``If-Match`` and trace)
+and returns an ``Outcome``: the ticket, and whether it is the replayed answer to a retry.
+
+Where each rule lives: the ticket's own lifecycle in the aggregate (``domain/ticket.py``);
+what a policy allows of a request in ``intake.py``; the policy's numbers and windows (highest
+level, reopen window, how mail is filed) in ``contracts.policy.SupportPolicy``; the store's
+guarantees (contract-checked, idempotent, atomic, gap-free case numbers) in ``ticket_store``.
+A method here only puts them together. Who may call a use case is the entry point's business
+(REST: the principal's role and tenants; email: the sender must be a registered contact).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import RecordConflictError
-from opentelemetry import trace
-from opentelemetry.trace import SpanKind
-
-from contracts.clock import Clock, SystemClock
 from contracts.policy import SupportPolicy
-from ticket_api.domain.errors import PolicyRuleBroken, UncarriableInput
-from ticket_api.domain.records import (
-    CaseNumber,
-    CaseNumbers,
-    IdempotencyRecord,
-    format_case_number,
-    parse_case_number,
+from ticket_api.commands import (
+    Assign,
+    AwaitCustomer,
+    Caller,
+    Close,
+    ContactAttempt,
+    Escalate,
+    FeatureReview,
+    Idempotency,
+    Note,
+    OpenTicket,
+    Outcome,
+    Reclassify,
+    Reopen,
+    Reply,
+    Resolve,
+    UpdateEtr,
 )
+from ticket_api.domain.records import format_case_number
 from ticket_api.domain.ticket import Actor, Ticket, Trace
-from ticket_api.intake import check_contact, check_open_request
-from ticket_api.numbering import NoTurn, NumberingTurns
-from ticket_api.wire import Unpublishable, uncarriable_attribute, wire_event
+from ticket_api.intake import Classification, check_contact, check_open_request
+from ticket_api.intake import check_reclassification as reclassification
+from ticket_api.ticket_store import (
+    CaseNumbersBusy,
+    Change,
+    ConcurrentUpdate,
+    IdempotencyKeyReused,
+    StaleVersion,
+    TicketNotFound,
+    TicketStore,
+)
 
-tracer = trace.get_tracer("ticket_api")
-
-MAX_CASE_NUMBER_ATTEMPTS = 5
-"""Saves tried per open: more than one only if a writer outside the turns (a replica of the
-former version during an upgrade) took the number meanwhile."""
-CASE_NUMBER_WAIT_SECONDS = 0.5
-"""How long an open waits for its turn to number a ticket of its policy before a fast 503:
-with the admission queue's wait (0.25 s) and the save itself, every open is answered, served
-or refused, within a second — past that, clients give up and retry, adding load."""
-
-
-class TicketNotFound(LookupError):
-    """No ticket has this id or case number."""
-
-
-class StaleVersion(Exception):
-    """``If-Match`` named a version the ticket has moved past."""
-
-    def __init__(self, current: int) -> None:
-        super().__init__(f"the ticket is at version {current}")
-        self.current = current
+__all__ = [  # the desk's vocabulary, importable from one place
+    "CaseNumbersBusy",
+    "ConcurrentUpdate",
+    "Idempotency",
+    "IdempotencyKeyReused",
+    "Outcome",
+    "StaleVersion",
+    "TicketDesk",
+    "TicketNotFound",
+]
 
 
-class CaseNumbersBusy(Exception):
-    """No case number could be issued in time (so many opens at once in one policy, or other
-    replicas kept taking the next number); nothing was saved."""
-
-
-class ConcurrentUpdate(Exception):
-    """Another writer changed the ticket between our read and our write."""
-
-
-class IdempotencyKeyReused(Exception):
-    """The same ``Idempotency-Key`` came with a different request."""
-
-
-@dataclass(frozen=True)
-class Idempotency:
-    """A client's ``Idempotency-Key``, scoped by principal, with the request's fingerprint."""
-
-    principal: str
-    key: str
-    fingerprint: str
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A command's result; ``replayed`` when it is the stored answer to an earlier request."""
-
-    ticket: Ticket
-    replayed: bool = False
-
-
-class TicketDesk(Application[UUID]):
+class TicketDesk(TicketStore):
     """The ticket-api application: the only writer of tickets."""
 
     name = "TicketDesk"
 
-    def __init__(
-        self,
-        env: Mapping[str, str] | None = None,
-        *,
-        policies: Mapping[str, SupportPolicy] | None = None,
-        clock: Clock | None = None,
-        case_number_wait: float = CASE_NUMBER_WAIT_SECONDS,
-    ) -> None:
-        super().__init__(env)
-        self.policies = dict(policies or {})
-        self.clock = clock or SystemClock()
-        self.store_system = (
-            "postgresql" if "postgres" in str(self.env.get("PERSISTENCE_MODULE", "")) else "sqlite"
+    # -- opening -----------------------------------------------------------------------------
+
+    def open(self, command: OpenTicket, caller: Caller) -> Outcome:
+        """Register a request as a ticket, with the next case number of its policy.
+
+        The policy decides the priority (a subcategory implies one) and which intake fields
+        count; the contact's agreed channel must be one it offers; a follow-up continues a
+        ticket of the same tenant only.
+        """
+        if (replay := self.replay(caller.idempotency)) is not None:
+            return replay
+        policy = self.policy(command.policy)
+        checked = check_open_request(
+            policy,
+            ticket_type=command.ticket_type,
+            priority=command.priority,
+            subcategory=command.subcategory,
+            category=command.category,
+            product=command.product,
+            product_version=command.product_version,
+            modality=command.modality,
+            intake=command.intake or {},
+            require_intake=command.require_intake,
         )
-        self.after_save: list[Callable[[], None]] = []
-        """Called after each successful write (the outbox relay wakes up on it)."""
-        self._turns = NumberingTurns(
-            self.recorder.datastore,  # type: ignore[attr-defined]
-            case_number_wait,
+        check_contact(policy, command.contact)
+        if command.follow_up_of is not None:
+            previous = self.ticket(command.follow_up_of)
+            if previous.tenant != command.tenant:
+                raise TicketNotFound(str(command.follow_up_of))
+        details = {
+            **command.recorded(),
+            "priority": checked.priority,
+            "intake": checked.intake,
+            "attachments": list(command.attachments or []),
+            "feature_request": policy.ticket_type(command.ticket_type).sla_exempt,
+        }
+        return self.save_numbered(
+            policy,
+            lambda ticket_id, number: Ticket.open(
+                id=ticket_id,
+                by=caller.actor,
+                at=self.clock.now(),
+                trace=caller.trace,
+                case_number=format_case_number(policy.case_prefix, number),
+                **details,
+            ),
+            caller.idempotency,
         )
-        self._last_issued: dict[str, int] = {}
-        """Per policy: the highest case number known to be taken (only ever an underestimate)."""
-
-    def save(self, *objs: Any, **kwargs: Any) -> Any:
-        """Save after checking every new event against the event contract: every entry point
-        (REST, email, SMTP, service commands) writes through here, so nothing is stored that
-        the relay could not publish or a consumer could not store."""
-        for obj in objs:
-            self._check_carriable(obj)
-        with tracer.start_as_current_span(
-            "event store save",
-            kind=SpanKind.CLIENT,
-            attributes={
-                "db.system": self.store_system,
-                "db.operation.name": "INSERT",
-                "supportdesk.aggregates": len(objs),
-            },
-        ):
-            recordings = super().save(*objs, **kwargs)
-        for listener in self.after_save:
-            listener()
-        return recordings
-
-    @staticmethod
-    def _check_carriable(aggregate: Any) -> None:
-        try:
-            for event in getattr(aggregate, "pending_events", ()):
-                if isinstance(event, Ticket.Event):
-                    wire_event(event, tenant=aggregate.tenant, policy=aggregate.policy)
-                else:  # directory records and bookkeeping: stored, read back, never published
-                    uncarriable_attribute(event)
-        except Unpublishable as refused:
-            raise UncarriableInput(
-                "uncarriable-input",
-                field=refused.field,
-                en=f"The field {refused.field!r} cannot be stored: {refused.reason}. Remove "
-                "control characters (such as NUL) and invalid characters, or shorten it.",
-                es=f"El campo {refused.field!r} no se puede guardar: {refused.reason}. Quite "
-                "los caracteres de control (como NUL) y los inválidos, o acórtelo.",
-            ) from None
-
-    # -- queries ---------------------------------------------------------------------------
-
-    def policy(self, policy_id: str) -> SupportPolicy:
-        try:
-            return self.policies[policy_id]
-        except KeyError:
-            raise PolicyRuleBroken(
-                "unknown-policy",
-                field="policy",
-                en=f"There is no support policy {policy_id!r}; known: {', '.join(self.policies)}.",
-                es=f"No existe la política de soporte {policy_id!r}; "
-                f"disponibles: {', '.join(self.policies)}.",
-            ) from None
-
-    def ticket(self, ticket_id: UUID, version: int | None = None) -> Ticket:
-        try:
-            ticket: object = self.repository.get(ticket_id, version=version)
-        except AggregateNotFoundError:
-            raise TicketNotFound(str(ticket_id)) from None
-        if not isinstance(ticket, Ticket):
-            raise TicketNotFound(str(ticket_id))
-        return ticket
-
-    def ticket_id_for_case(self, case_number: str) -> UUID:
-        """The ticket a case number (``BTW-000123``) was issued to."""
-        parsed = parse_case_number(case_number)
-        policy = next(
-            (p for p in self.policies.values() if parsed and p.case_prefix == parsed[0]), None
-        )
-        if parsed is None or policy is None or parsed[1] < 1:
-            raise TicketNotFound(case_number)
-        number = parsed[1]
-        events = list(self.events.get(CaseNumber.id_for(policy.id, number), limit=1))
-        if not events:  # issued before ADR 15 by the policy's former sequence aggregate
-            events = list(self.events.get(CaseNumbers.id_for(policy.id), gt=number - 1, lte=number))
-        if not events:
-            raise TicketNotFound(case_number)
-        ticket_id: UUID = events[0].ticket_id  # type: ignore[attr-defined]
-        return ticket_id
-
-    def history(self, ticket_id: UUID) -> list[DomainEventProtocol[UUID]]:
-        """Every event of the ticket, oldest first: the audit trail (004)."""
-        events = list(self.events.get(ticket_id))
-        if not events:
-            raise TicketNotFound(str(ticket_id))
-        return events
-
-    # -- opening ---------------------------------------------------------------------------
 
     def open_ticket(
         self,
         *,
-        policy: str,
-        tenant: str,
-        contact: dict[str, Any],
-        title: str,
-        description: str,
-        ticket_type: str,
-        priority: str | None = None,
-        subcategory: str | None = None,
-        category: str | None = None,
-        product: str | None = None,
-        product_version: str | None = None,
-        channel: str = "portal",
-        modality: str | None = None,
-        intake: dict[str, Any] | None = None,
-        follow_up_of: UUID | None = None,
-        space: str | None = None,
-        attachments: list[dict[str, Any]] | None = None,
-        require_intake: bool = True,
         by: Actor,
         trace: Trace | None = None,
         idempotency: Idempotency | None = None,
+        **fields: Any,
     ) -> Outcome:
-        """Register a request as a ticket, with the next case number of its policy."""
-        if (replay := self._replay(idempotency)) is not None:
-            return replay
-        rules = self.policy(policy)
-        checked = check_open_request(
-            rules,
-            ticket_type=ticket_type,
-            priority=priority,
-            subcategory=subcategory,
-            category=category,
-            product=product,
-            product_version=product_version,
-            modality=modality,
-            intake=intake or {},
-            require_intake=require_intake,
+        """``open`` with the fields of ``OpenTicket`` as keywords, for scripts and tests."""
+        return self.open(OpenTicket(**fields), Caller(by, trace, idempotency))
+
+    # -- working a ticket --------------------------------------------------------------------
+
+    def assign(self, ticket_id: UUID, command: Assign, caller: Caller) -> Outcome:
+        """Give the ticket to an agent of its current level (changing levels is escalating)."""
+        return self._on(
+            ticket_id,
+            caller,
+            lambda ticket, policy, now: ticket.assign(
+                agent_id=command.agent_id,
+                agent_name=command.agent_name,
+                support_level=command.support_level,
+                by=caller.actor,
+                at=now,
+                trace=caller.trace,
+            ),
         )
-        check_contact(rules, contact)
-        if follow_up_of is not None:
-            previous = self.ticket(follow_up_of)
-            if previous.tenant != tenant:
-                raise TicketNotFound(str(follow_up_of))
-        # One open at a time per policy: the next number is then known without a race, so
-        # opens queue briefly instead of colliding and redoing whole saves (ADR 15).
-        try:
-            with self._turns.turn(policy):
-                for _ in range(MAX_CASE_NUMBER_ATTEMPTS):
-                    ticket_id = uuid4()
-                    number = self._next_case_number(policy)
-                    ticket = Ticket.open(
-                        id=ticket_id,
-                        by=by,
-                        at=self.clock.now(),
-                        trace=trace,
-                        case_number=format_case_number(rules.case_prefix, number),
-                        policy=policy,
-                        tenant=tenant,
-                        contact=contact,
-                        title=title,
-                        description=description,
-                        ticket_type=ticket_type,
-                        priority=checked.priority,
-                        subcategory=subcategory,
-                        product=product,
-                        product_version=product_version,
-                        channel=channel,
-                        modality=modality,
-                        intake=checked.intake,
-                        follow_up_of=follow_up_of,
-                        feature_request=rules.ticket_type(ticket_type).sla_exempt,
-                        space=space,
-                        attachments=list(attachments or []),
-                    )
-                    issued = CaseNumber.issue(policy=policy, number=number, ticket_id=ticket_id)
-                    try:
-                        self.save(ticket, issued, *self._remember(idempotency, ticket))
-                    except RecordConflictError:
-                        # A retry of this very request won, or a writer outside the turns took
-                        # the number.
-                        if (replay := self._replay(idempotency)) is not None:
-                            return replay
-                        self._last_issued[policy] = number
-                        continue
-                    self._last_issued[policy] = number
-                    return Outcome(ticket)
-        except NoTurn:  # the turn did not come in time: refuse fast, nothing saved
-            raise CaseNumbersBusy(policy) from None
-        raise CaseNumbersBusy(policy)
 
-    def _next_case_number(self, policy: str) -> int:
-        """The lowest case number of the policy not yet issued.
+    def start(self, ticket_id: UUID, caller: Caller) -> Outcome:
+        """The assigned agent starts working on it."""
+        return self._on(
+            ticket_id,
+            caller,
+            lambda ticket, policy, now: ticket.start(by=caller.actor, at=now, trace=caller.trace),
+        )
 
-        Issued numbers are always 1..n (each is saved with its ticket, or not at all), so "is
-        k taken?" is true up to n and false after it: search upwards from the highest number
-        known to be taken — usually one look-up, a few when other replicas have issued numbers
-        meanwhile, about 2·log2(n) once after a restart.
+    def reply(self, ticket_id: UUID, command: Reply, caller: Caller) -> Outcome:
+        """A reply, by the customer (any channel: portal, email...) or by an agent.
+
+        Who writes decides what it is: the customer's answer resumes a ticket awaiting them and
+        reopens a resolved one within its window; an agent's public reply is the first response
+        of the SLA, an internal one is not.
         """
-        taken = self._last_issued.get(policy)
-        if taken is None:
-            taken = self._numbers_issued_before_adr_15(policy)
-        step = 1
-        while self._is_issued(policy, taken + step):
-            taken += step
-            step *= 2
-        free = taken + step
-        while free - taken > 1:  # taken is issued (or 0), free is not: bisect between
-            middle = (taken + free) // 2
-            if self._is_issued(policy, middle):
-                taken = middle
+
+        def write(ticket: Ticket, policy: SupportPolicy, now: Any) -> None:
+            if caller.is_customer:
+                ticket.customer_reply(
+                    body=command.body,
+                    channel=command.channel,
+                    attachments=command.attachments,
+                    by=caller.actor,
+                    at=now,
+                    trace=caller.trace,
+                )
             else:
-                free = middle
-        self._last_issued[policy] = taken
-        return free
+                ticket.reply(
+                    body=command.body,
+                    public=command.public,
+                    by=caller.actor,
+                    at=now,
+                    trace=caller.trace,
+                )
 
-    def _is_issued(self, policy: str, number: int) -> bool:
-        return bool(self.recorder.select_events(CaseNumber.id_for(policy, number), limit=1))
+        return self._on(ticket_id, caller, write)
 
-    def _numbers_issued_before_adr_15(self, policy: str) -> int:
-        """How many numbers the policy's former sequence aggregate issued (its version)."""
-        last = self.recorder.select_events(CaseNumbers.id_for(policy), desc=True, limit=1)
-        return last[0].originator_version if last else 0
+    def await_customer(self, ticket_id: UUID, command: AwaitCustomer, caller: Caller) -> Outcome:
+        """Ask the customer for information; the policy may pause clocks meanwhile."""
+        return self._on(
+            ticket_id,
+            caller,
+            lambda ticket, policy, now: ticket.await_customer(
+                request=command.request, by=caller.actor, at=now, trace=caller.trace
+            ),
+        )
 
-    # -- changing a ticket -----------------------------------------------------------------
-
-    def change(
-        self,
-        ticket_id: UUID,
-        command: Callable[[Ticket, SupportPolicy, datetime], None],
-        *,
-        expected_version: int | None = None,
-        idempotency: Idempotency | None = None,
-        authorize: Callable[[Ticket], None] | None = None,
+    def record_contact_attempt(
+        self, ticket_id: UUID, command: ContactAttempt, caller: Caller
     ) -> Outcome:
-        """Apply one command to a ticket and save it, or change nothing at all.
+        """An unanswered attempt to get the information asked for (the policy's Nth closes)."""
+        return self._on(
+            ticket_id,
+            caller,
+            lambda ticket, policy, now: ticket.record_contact_attempt(
+                channel=command.channel,
+                note=command.note,
+                by=caller.actor,
+                at=now,
+                trace=caller.trace,
+            ),
+        )
 
-        ``expected_version`` is the client's ``If-Match``: a stale one is refused rather than
-        overwriting a change the client has not seen.
-        """
-        if (replay := self._replay(idempotency)) is not None:
-            return replay
-        ticket = self.ticket(ticket_id)
-        if authorize is not None:
-            authorize(ticket)  # e.g. a customer may act on their own tenant's tickets only
-        if expected_version is not None and expected_version != ticket.version:
-            raise StaleVersion(ticket.version)
-        command(ticket, self.policy(ticket.policy), self.clock.now())
-        try:
-            self.save(ticket, *self._remember(idempotency, ticket))
-        except RecordConflictError:
-            if (replay := self._replay(idempotency)) is not None:
-                return replay
-            raise ConcurrentUpdate(str(ticket_id)) from None
-        return Outcome(ticket)
+    def reclassify(self, ticket_id: UUID, command: Reclassify, caller: Caller) -> Outcome:
+        """Change type, subcategory or priority, completed and checked by ``intake``'s rules."""
 
-    # -- idempotency -----------------------------------------------------------------------
-
-    def _remember(self, idempotency: Idempotency | None, ticket: Ticket) -> list[IdempotencyRecord]:
-        if idempotency is None:
-            return []
-        return [
-            IdempotencyRecord.record(
-                principal=idempotency.principal,
-                key=idempotency.key,
-                fingerprint=idempotency.fingerprint,
-                ticket_id=ticket.id,
-                ticket_version=ticket.version,
+        def classify(ticket: Ticket, policy: SupportPolicy, now: Any) -> None:
+            chosen = reclassification(
+                policy,
+                Classification(ticket.ticket_type, ticket.priority, ticket.subcategory),
+                ticket_type=command.ticket_type,
+                priority=command.priority,
+                subcategory=command.subcategory,
             )
-        ]
-
-    def _replay(self, idempotency: Idempotency | None) -> Outcome | None:
-        """The first answer to this key, if there was one; a different request is refused."""
-        if idempotency is None:
-            return None
-        try:
-            record: object = self.repository.get(
-                IdempotencyRecord.id_for(idempotency.principal, idempotency.key)
+            ticket.classify(
+                ticket_type=chosen.ticket_type,
+                priority=chosen.priority,
+                subcategory=chosen.subcategory,
+                reason=command.reason,
+                by=caller.actor,
+                at=now,
+                trace=caller.trace,
             )
-        except AggregateNotFoundError:
-            return None
-        assert isinstance(record, IdempotencyRecord)
-        if record.fingerprint != idempotency.fingerprint:
-            raise IdempotencyKeyReused(idempotency.key)
-        return Outcome(self.ticket(record.ticket_id, version=record.ticket_version), replayed=True)
+
+        return self._on(ticket_id, caller, classify)
+
+    def escalate(self, ticket_id: UUID, command: Escalate, caller: Caller) -> Outcome:
+        """Move the ticket up, at most to its policy's highest level, with an ETR (002)."""
+        return self._on(
+            ticket_id,
+            caller,
+            lambda ticket, policy, now: ticket.escalate(
+                to_level=command.to_level,
+                reason=command.reason,
+                etr=command.etr,
+                max_level=policy.highest_level(),
+                by=caller.actor,
+                at=now,
+                trace=caller.trace,
+            ),
+        )
+
+    def update_etr(self, ticket_id: UUID, command: UpdateEtr, caller: Caller) -> Outcome:
+        """Refine the estimated time to recovery."""
+        return self._on(
+            ticket_id,
+            caller,
+            lambda ticket, policy, now: ticket.update_etr(
+                etr=command.etr, note=command.note, by=caller.actor, at=now, trace=caller.trace
+            ),
+        )
+
+    def add_note(self, ticket_id: UUID, command: Note, caller: Caller) -> Outcome:
+        """An internal note; customers never see it."""
+        return self._on(
+            ticket_id,
+            caller,
+            lambda ticket, policy, now: ticket.add_note(
+                body=command.body, by=caller.actor, at=now, trace=caller.trace
+            ),
+        )
+
+    def review_feature_request(
+        self, ticket_id: UUID, command: FeatureReview, caller: Caller
+    ) -> Outcome:
+        """The product committee's decision on a new-feature request (000)."""
+        return self._on(
+            ticket_id,
+            caller,
+            lambda ticket, policy, now: ticket.review_feature_request(
+                viable=command.viable,
+                cost_note=command.cost_note,
+                target_release=command.target_release,
+                by=caller.actor,
+                at=now,
+                trace=caller.trace,
+            ),
+        )
+
+    # -- ending it ---------------------------------------------------------------------------
+
+    def resolve(self, ticket_id: UUID, command: Resolve, caller: Caller) -> Outcome:
+        """A solution or workaround reached the customer, or they abandoned the ticket; it may
+        be reopened until the end of the policy's reopen window, counted from now."""
+        return self._on(
+            ticket_id,
+            caller,
+            lambda ticket, policy, now: ticket.resolve(
+                resolution=command.resolution,
+                summary=command.summary,
+                reopen_until=policy.reopen_until(now, ticket.modality),
+                by=caller.actor,
+                at=now,
+                trace=caller.trace,
+            ),
+        )
+
+    def reopen(self, ticket_id: UUID, command: Reopen, caller: Caller) -> Outcome:
+        """The solution did not work: reopen, within the window set when it was resolved."""
+        return self._on(
+            ticket_id,
+            caller,
+            lambda ticket, policy, now: ticket.reopen(
+                reason=command.reason, by=caller.actor, at=now, trace=caller.trace
+            ),
+        )
+
+    def close_ticket(self, ticket_id: UUID, command: Close, caller: Caller) -> Outcome:
+        """Close for good (a closed ticket never reopens: a follow-up continues it). Not
+        ``close``: that is the library's, closing the event store's connections."""
+        return self._on(
+            ticket_id,
+            caller,
+            lambda ticket, policy, now: ticket.close(
+                closure=command.closure,
+                note=command.note,
+                by=caller.actor,
+                at=now,
+                trace=caller.trace,
+            ),
+        )
+
+    def _on(self, ticket_id: UUID, caller: Caller, command: Change) -> Outcome:
+        return self.change(
+            ticket_id,
+            command,
+            expected_version=caller.expected_version,
+            idempotency=caller.idempotency,
+            authorize=caller.authorize,
+        )

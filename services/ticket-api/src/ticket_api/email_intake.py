@@ -30,9 +30,11 @@ by the optional SMTP listener — becomes a ticket, or the customer's reply on o
 
 Which policy a new request falls under: the policy whose email channel it was sent to, else
 the tenant's one contracted policy, else ``TICKET_API_EMAIL_DEFAULT_POLICY``. Its type and
-priority are the policy's ``email_intake`` (else its first type at its default priority, or the
-policy's last): a form was not filled, so the agent classifies it and asks for missing intake
-data (004's contact attempts).
+priority are the policy's (``SupportPolicy.email_classification``): a form was not filled, so
+the agent classifies it and asks for missing intake data (004's contact attempts).
+
+A new request and a reply are the desk's ``open`` and ``reply`` use cases, as on REST: mail
+only decides who writes, about which ticket, and with which files.
 """
 
 from __future__ import annotations
@@ -51,8 +53,9 @@ import html2text
 
 from contracts.policy import SupportPolicy
 from contracts.vocabulary import TicketState
-from ticket_api.application import Idempotency, TicketDesk, TicketNotFound
+from ticket_api.application import TicketDesk, TicketNotFound
 from ticket_api.attachments import AttachmentRefused, AttachmentStore
+from ticket_api.commands import Caller, Idempotency, OpenTicket, Reply
 from ticket_api.directory import Directory
 from ticket_api.domain.errors import NotRegistered
 from ticket_api.domain.records import parse_case_number
@@ -254,47 +257,34 @@ class EmailIntake:
             fingerprint = hashlib.sha256(raw).hexdigest()
             retry = Idempotency(f"email:{mail.sender}", mail.message_id[:200], fingerprint)
         previous = self._mentioned_ticket(mail.subject, holder.tenant or "")
+        caller = Caller(actor, idempotency=retry)
+        text = (mail.text or "(sin texto)")[:MAX_BODY]
         if previous is not None and previous.state is not TicketState.CLOSED:
             stored, refused_files = self._store_attachments(mail)
-
-            def reply(ticket: Ticket, policy: SupportPolicy, now: Any) -> None:
-                ticket.customer_reply(
-                    body=(mail.text or "(sin texto)")[:MAX_BODY],
-                    channel="email",
-                    by=actor,
-                    at=now,
-                    attachments=stored,
-                )
-
-            outcome = self.desk.change(previous.id, reply, idempotency=retry)
+            reply = Reply(body=text, channel="email", attachments=stored)
+            outcome = self.desk.reply(previous.id, reply, caller)
             return IntakeOutcome("replied", None, outcome.ticket, refused_files, outcome.replayed)
         policy = self._policy_for(mail, holder.tenant or "")
         if policy is None:
             log.warning("email intake: no policy for a request from tenant %s", holder.tenant)
             return IntakeOutcome("refused", reason="no-policy-for-email")
         self.directory.check_may_open(holder, policy=policy.id, space=None)
-        if policy.email_intake is not None:
-            kind = policy.ticket_type(policy.email_intake.ticket_type)
-            priority: str | None = policy.email_intake.priority
-        else:
-            kind = policy.ticket_types[0]
-            priority = None if kind.default_priority else policy.priorities[-1].id
+        ticket_type, priority = policy.email_classification()
         stored, refused_files = self._store_attachments(mail)
-        opened = self.desk.open_ticket(
+        request = OpenTicket(
             policy=policy.id,
             tenant=holder.tenant or "",
             contact=holder.contact or {},
             title=(mail.subject or "(sin asunto)")[:MAX_TITLE],
-            description=(mail.text or "(sin texto)")[:MAX_BODY],
-            ticket_type=kind.id,
+            description=text,
+            ticket_type=ticket_type,
             priority=priority,
             channel="email",
             attachments=stored,
             follow_up_of=previous.id if previous is not None else None,
             require_intake=False,
-            by=actor,
-            idempotency=retry,
         )
+        opened = self.desk.open(request, caller)
         return IntakeOutcome("opened", None, opened.ticket, refused_files, opened.replayed)
 
     def _store_attachments(self, mail: Parsed) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:

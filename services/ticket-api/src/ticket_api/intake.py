@@ -119,25 +119,36 @@ def check_contact(policy: SupportPolicy, contact: dict[str, Any]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Classification:
+    """A ticket's type, priority and subcategory."""
+
+    ticket_type: str
+    priority: str
+    subcategory: str | None
+
+
 def check_reclassification(
     policy: SupportPolicy,
+    current: Classification,
     *,
-    ticket_type: str,
+    ticket_type: str | None,
     priority: str | None,
     subcategory: str | None,
-    current_priority: str,
-) -> str:
-    """The priority after a reclassification, checked like a new request's."""
+) -> Classification:
+    """What a reclassification asks for, completed from the ticket and checked like a new
+    request: an unnamed type stays; an unnamed subcategory stays unless the type changes (a
+    subcategory belongs to its type); a subcategory decides the priority (004), and with
+    neither subcategory nor priority named the priority stays."""
+    kind = ticket_type or current.ticket_type
     _known(
-        "tipo de ticket",
-        "ticket type",
-        ticket_type,
-        [t.id for t in policy.ticket_types],
-        "ticket_type",
+        "tipo de ticket", "ticket type", kind, [t.id for t in policy.ticket_types], "ticket_type"
     )
+    if subcategory is None and ticket_type is None:
+        subcategory = current.subcategory
     if subcategory is None and priority is None:
-        priority = current_priority
-    return _priority(policy, ticket_type, priority, subcategory, None)
+        priority = current.priority
+    return Classification(kind, _priority(policy, kind, priority, subcategory, None), subcategory)
 
 
 def _priority(
