@@ -99,3 +99,11 @@ def test_a_shorter_p2_resolution_target_breaches_exactly_the_tickets_over_it() -
     assert result.compliance(result.before, "p2") == 1.0
     assert result.compliance(result.after, "p2") == 6 / 8  # 4 first responses + 2 of 4 resolutions
     assert result.compliance(result.after, "p3") == 1.0
+
+
+def test_the_readmes_example_candidate_is_that_shorter_p2_target() -> None:
+    # docs/examples/ikhodi-p2-4h.yaml is what the README's `make whatif` line tries.
+    example = load_policies(POLICIES_DIR.parent / "docs" / "examples")["ikhodi"]
+    assert example == candidate("4h")
+    result = what_if(LIVE, example, HISTORIES, END)
+    assert sorted(c.case_number for c in result.changes) == ["IKH-000002", "IKH-000003"]
