@@ -852,9 +852,7 @@ def check(desk: Desk, ticket: str, case: str, step: Step) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize(
-    "timeline", TIMELINES, ids=[t.name for t in TIMELINES], indirect=True
-)
+@pytest.mark.parametrize("timeline", TIMELINES, ids=[t.name for t in TIMELINES], indirect=True)
 def test_a_seed_policy_timeline_replays_through_the_running_services(
     timeline: Timeline, desk: Desk
 ) -> None:
