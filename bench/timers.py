@@ -484,9 +484,7 @@ async def explain_due(conn: asyncpg.Connection, batch: int) -> list[str]:
     tr = conn.transaction()
     await tr.start()
     try:
-        rows = await conn.fetch(
-            "EXPLAIN (ANALYZE, BUFFERS) " + DUE, datetime.now(UTC), batch, False
-        )
+        rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + DUE, datetime.now(UTC), batch)
     finally:
         await tr.rollback()
     return [str(r[0]) for r in rows]

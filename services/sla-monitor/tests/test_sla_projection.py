@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -127,9 +128,11 @@ async def project(url: str, env: dict[str, str], expected: int) -> list[dict[str
     async with pool.acquire() as conn:
         rows = [dict(r) for r in await conn.fetch(query)]
         # every clock is paused, so no clock timer is armed; the abandonment countdown is
-        timers = await conn.fetch("SELECT metric, kind, due FROM sla_timers")
-        assert [(t["metric"], t["kind"]) for t in timers] == [("ticket", "resolve_abandoned")]
-        assert timers[0]["due"] == datetime(2026, 12, 7, 9, tzinfo=MEXICO)  # 7 calendar days
+        assert await conn.fetchval("SELECT count(*) FROM sla_timers") == 0
+        actions = await conn.fetch("SELECT kind, command, body, due FROM sla_actions")
+        assert [(a["kind"], a["command"]) for a in actions] == [("resolve_abandoned", "resolve")]
+        assert json.loads(actions[0]["body"])["resolution"] == "abandoned"
+        assert actions[0]["due"] == datetime(2026, 12, 7, 9, tzinfo=MEXICO)  # 7 calendar days
         # what changed was queued, once, as SLA events for the timer loop to publish
         announced = [
             r["event_id"].split(":", 1)[1]

@@ -14,8 +14,9 @@ from test_sla_clocks import AGENT, CUSTOMER, MEXICO, POLICIES, sla
 from contracts.events import sla as se
 from contracts.events import ticket as te
 from contracts.vocabulary import Metric
+from sla_monitor.actions import ActionKind
 from sla_monitor.changes import clock_changes, missed_breaches, timer_key
-from sla_monitor.clocks import ActionKind, ClockStatus, TicketSla
+from sla_monitor.clocks import ClockStatus, TicketSla
 
 FIRST, RESOLUTION, UPDATE = Metric.FIRST_RESPONSE, Metric.RESOLUTION, Metric.UPDATE
 

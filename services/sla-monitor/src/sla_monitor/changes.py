@@ -16,7 +16,8 @@ from typing import Any
 from contracts.events import Actor, ActorKind, EventPayload
 from contracts.events import sla as se
 from contracts.vocabulary import ClockKind, Metric
-from sla_monitor.clocks import Action, ActionKind, ClockStatus, ClockView, TicketSla
+from sla_monitor.actions import Action, ActionKind
+from sla_monitor.clocks import ClockStatus, ClockView, TicketSla
 
 ACTOR = Actor(kind=ActorKind.SERVICE, id="sla-monitor", name="sla-monitor")
 ABANDONMENT_STEPS = {ActionKind.RESOLVE_ABANDONED: "resolve", ActionKind.CLOSE_ABANDONED: "close"}
@@ -164,13 +165,13 @@ def clock_changes(
 
 
 def abandonment_warnings(
-    actions: list[Action], armed_before: set[tuple[str, float]], version: int
+    actions: list[Action], armed_before: set[tuple[str, int]], version: int
 ) -> list[Change]:
     """Tell the customer's side when an abandonment step gets a date (000's notice)."""
     out = []
     for action in actions:
         step = ABANDONMENT_STEPS.get(action.kind)
-        if step is not None and (action.kind.value, float(action.level)) not in armed_before:
+        if step is not None and (action.kind.value, action.level) not in armed_before:
             out.append(
                 Change(
                     f"abandonment:{step}:{version}",

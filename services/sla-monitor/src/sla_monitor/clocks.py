@@ -5,7 +5,11 @@ Pure rules, no I/O and no clock of their own: a ``TicketSla`` is driven by the t
 resolution, feature-request decision) a ``SlaClock`` keeps the business time already used,
 its pauses and its target; so a pause never loses time, and a priority change mid-flight
 recomputes the deadline from the new target while keeping what was used — the two things help
-desks most often get wrong.
+desks most often get wrong. What the policy asks to be done to the ticket is decided here
+(``TicketSla.actions``) and worded in ``actions``.
+
+long: one clock's moves (``SlaClock``) and the ticket events that cause them (``TicketSla``)
+read side by side, as DOMAIN.md tells them; split by file, each rule would be half in each.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from contracts.events import EventPayload
 from contracts.events import ticket as te
 from contracts.policy import SupportPolicy
 from contracts.vocabulary import ClockStart, Metric, TicketState
+from sla_monitor import actions
+from sla_monitor.actions import Action, ActionKind
 
 METRICS = (Metric.FIRST_RESPONSE, Metric.RESOLUTION, Metric.UPDATE, Metric.DECISION)
 STARTED_BY_MESSAGES = (Metric.UPDATE,)
@@ -249,27 +255,6 @@ class Timer:
     threshold: float = 1.0
 
 
-class ActionKind(StrEnum):
-    """Changes to the ticket itself, which sla-monitor asks ticket-api to make."""
-
-    ESCALATE = "escalate"
-    RESOLVE_ABANDONED = "resolve_abandoned"
-    CLOSE_ABANDONED = "close_abandoned"
-    CLOSE_EXPIRED = "close_expired"
-    NOTIFY_CLOSE = "close_notice"
-    """Not a ticket change: the customer's notice, ``notice_before_close`` ahead of the
-    automatic close of an abandoned ticket (000), published as an SLA event."""
-
-
-@dataclass(frozen=True)
-class Action:
-    """A command due at ``due`` (``level`` for escalations)."""
-
-    kind: ActionKind
-    due: datetime
-    level: int = 0
-
-
 class TicketSla:
     """The SLA clocks of one ticket, driven by its events."""
 
@@ -485,19 +470,19 @@ class TicketSla:
         if self.state is TicketState.RESOLVED and self.resolved_at is not None:
             if self.resolution == "abandoned" and quit_.grace_after_resolution is not None:
                 due = policy.due(quit_.grace_after_resolution, self.resolved_at, self.modality)
-                found.append(Action(ActionKind.CLOSE_ABANDONED, due))
+                found.append(actions.close(ActionKind.CLOSE_ABANDONED, due))
                 if (notice := self._close_notice(self.resolved_at, due)) is not None:
-                    found.append(Action(ActionKind.NOTIFY_CLOSE, notice))
+                    found.append(actions.close_notice(notice, due))
             elif life.auto_close_after is not None:
                 due = policy.due(life.auto_close_after, self.resolved_at, self.modality)
-                found.append(Action(ActionKind.CLOSE_EXPIRED, due))
+                found.append(actions.close(ActionKind.CLOSE_EXPIRED, due))
         elif self.state is TicketState.AWAITING_CUSTOMER:
             limit = quit_.max_unanswered_contact_attempts
             if limit is not None and self.unanswered_attempts >= limit and self.last_attempt_at:
-                found.append(Action(ActionKind.CLOSE_ABANDONED, self.last_attempt_at))
+                found.append(actions.close(ActionKind.CLOSE_ABANDONED, self.last_attempt_at))
             if quit_.inactivity is not None and self.awaiting_since is not None:
                 due = policy.due(quit_.inactivity, self.awaiting_since, self.modality)
-                found.append(Action(ActionKind.RESOLVE_ABANDONED, due))
+                found.append(actions.resolve_abandoned(due))
         elif self.state is not TicketState.CLOSED and self.level_since is not None:
             delay = policy.escalation_delay(
                 self.level + 1,
@@ -507,11 +492,13 @@ class TicketSla:
             )
             if delay is not None:
                 length, calendar = delay
+                resolution = self.clocks[Metric.RESOLUTION]
                 found.append(
-                    Action(
-                        ActionKind.ESCALATE,
+                    actions.escalation(
+                        self.level + 1,
                         calendar.add(self.level_since, length),
-                        level=self.level + 1,
+                        resolution.deadline(),
+                        resolution.target,
                     )
                 )
         return found

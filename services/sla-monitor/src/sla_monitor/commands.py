@@ -1,14 +1,14 @@
 """Changes to the ticket itself are asked of ticket-api, so the ticket's history stays the truth.
 
-sla-monitor acts as the service principal, with the timer's id as ``Idempotency-Key``: a
-command sent twice (a crash between sending and recording) happens once. A 4xx means the ticket
-moved on (the customer answered, an agent escalated first): the timer is done. A 5xx or no
-answer is transient: the timer fires again on the next round.
+The command and its body were decided when the action was armed (``sla_monitor.actions``); this
+only sends them. sla-monitor acts as the service principal, with the action's identity as
+``Idempotency-Key``: a command sent twice (a crash between sending and recording) happens once.
+A 4xx means the ticket moved on (the customer answered, an agent escalated first): the action
+is done. A 5xx or no answer is transient: the action fires again on the next round.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -17,7 +17,6 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
 from contracts.messaging.consumer import TransientError
-from sla_monitor.clocks import ActionKind
 
 tracer = trace.get_tracer("sla_monitor")
 
@@ -53,26 +52,3 @@ class TicketApiCommands:
         if response.status_code >= 500:
             raise TransientError(f"ticket-api answered {response.status_code}")
         return response.status_code
-
-
-def command_for(row: Any, now: datetime) -> tuple[str, dict[str, Any]]:
-    """The REST command (path and body) for an armed action timer."""
-    kind = ActionKind(row["kind"])
-    if kind is ActionKind.ESCALATE:
-        level = int(row["threshold"])
-        deadline: datetime | None = row["deadline"]
-        target = timedelta(seconds=row["target_seconds"] or 4 * 3600)
-        etr = deadline if deadline is not None and deadline > now else now + target
-        reason = (
-            f"Sin resolución dentro del tiempo del nivel {level - 1} / "
-            f"unresolved within level {level - 1}'s time"
-        )
-        return "escalate", {"to_level": level, "reason": reason, "etr": etr.isoformat()}
-    if kind is ActionKind.RESOLVE_ABANDONED:
-        return "resolve", {
-            "resolution": "abandoned",
-            "summary": "El cliente no respondió en el plazo de la política / "
-            "no customer answer within the policy's period",
-        }
-    closure = "abandoned" if kind is ActionKind.CLOSE_ABANDONED else "expired"
-    return "close", {"closure": closure, "note": "sla-monitor"}

@@ -136,8 +136,10 @@ def create_app(
         owned = pool is None
         reader.pool = pool or await asyncpg.create_pool(**settings.pool_kwargs())
         try:
-            async with reader.pool.acquire() as conn:
+            async with reader.pool.acquire() as conn, conn.transaction():
                 await projection.setup(conn)
+                if rearmed := await projection.rearm_legacy_actions(conn):
+                    log.info("re-armed the actions of %d tickets as sla_actions", rearmed)
         except Exception as exc:  # serve anyway: /readyz says what is wrong
             log.warning("could not prepare the SLA tables: %s", exc)
         background = (

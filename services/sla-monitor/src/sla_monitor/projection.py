@@ -44,6 +44,16 @@ class SlaProjection:
     async def setup(conn: Connection) -> None:
         await conn.execute(queries.SCHEMA)
 
+    async def rearm_legacy_actions(self, conn: Connection) -> int:
+        """Re-arm, from their events, the tickets whose actions an earlier version armed as
+        timers of metric ``ticket``; what those already did stays done (``sla_actions_done``
+        took it over from ``sla_fired``). Returns how many tickets were re-armed."""
+        tickets = await conn.fetch(queries.LEGACY_ACTION_TICKETS)
+        for row in tickets:
+            await conn.execute(queries.DISARM_LEGACY_ACTIONS, row["ticket_id"])
+            await self.refresh(conn, row["ticket_id"], announce=False)
+        return len(tickets)
+
     async def handle(self, event: CloudEvent, payload: EventPayload, conn: Connection) -> None:
         """One ticket event, in the consumer's transaction."""
         if not isinstance(payload, te.TicketEvent) or event.policy not in self.policies:
@@ -65,7 +75,7 @@ class SlaProjection:
     async def rebuild(self, conn: Connection) -> int:
         """Recompute every ticket's clocks, timers and facts from the stored events (a repair;
         also what fills ``sla_tickets`` for tickets projected before it existed)."""
-        await conn.execute("TRUNCATE sla_clocks, sla_timers, sla_tickets")
+        await conn.execute("TRUNCATE sla_clocks, sla_timers, sla_actions, sla_tickets")
         tickets = await conn.fetch("SELECT DISTINCT ticket_id FROM sla_ticket_events")
         for row in tickets:  # what was announced stays announced: no events from a repair
             await self.refresh(conn, row["ticket_id"], announce=False)
@@ -106,12 +116,8 @@ class SlaProjection:
             )
         }
         armed = {
-            (row["kind"], row["threshold"])
-            for row in await conn.fetch(
-                "SELECT kind, threshold FROM sla_timers WHERE ticket_id = $1 AND metric = $2",
-                ticket_id,
-                "ticket",
-            )
+            (row["kind"], row["level"])
+            for row in await conn.fetch(queries.ARMED_ACTIONS, ticket_id)
         }
         fired = {
             (row["metric"], row["due"])
@@ -216,20 +222,31 @@ class SlaProjection:
                 for ended in clock.earlier
             ],
         )
-        # Timers follow the clocks: whatever was armed before is replaced by what holds now.
+        # Timers and actions follow the clocks: what was armed before is replaced by what
+        # holds now. Each remembers the trace that armed it: when it fires, its trace links back.
+        traceparent = current_traceparent()
         await conn.execute("DELETE FROM sla_timers WHERE ticket_id = $1", ticket_id)
-        timers = [(t.metric.value, t.kind, t.threshold, t.due) for t in sla.timers()]
-        # changes to the ticket ride the same timer table (metric "ticket", level as threshold)
-        timers += [("ticket", a.kind.value, float(a.level), a.due) for a in sla.actions()]
-        # Each timer remembers the trace that armed it: when it fires, its own trace links back.
+        timers = sla.timers()
         await conn.execute(
             queries.ARM_TIMERS,
             ticket_id,
-            [t[0] for t in timers],
-            [t[1] for t in timers],
-            [t[2] for t in timers],
-            [t[3] for t in timers],
-            current_traceparent(),
+            [t.metric.value for t in timers],
+            [t.kind for t in timers],
+            [t.threshold for t in timers],
+            [t.due for t in timers],
+            traceparent,
+        )
+        await conn.execute("DELETE FROM sla_actions WHERE ticket_id = $1", ticket_id)
+        actions = sla.actions()
+        await conn.execute(
+            queries.ARM_ACTIONS,
+            ticket_id,
+            [a.kind.value for a in actions],
+            [a.level for a in actions],
+            [a.due for a in actions],
+            [a.command for a in actions],
+            [json.dumps(a.body, ensure_ascii=False) for a in actions],
+            traceparent,
         )
 
     @staticmethod

@@ -5,9 +5,9 @@ depends on is written once here.
 Tables: ``sla_ticket_events`` (each ticket's events, the projection's source of truth),
 ``sla_clocks`` and ``sla_clock_cycles`` (each clock as of its ticket's last event, and its
 earlier cycles), ``sla_tickets`` (case number, title, assignee, state), ``sla_timers`` (SLA
-warnings and breaches to publish, and ticket changes to ask for as metric ``ticket``),
-``sla_fired`` (what was published or sent, once) and ``sla_outbox`` (SLA events queued by the
-projection).
+warnings and breaches to publish), ``sla_actions`` (ticket commands and the close notice to
+send, each with its full body), ``sla_fired`` and ``sla_actions_done`` (what was published or
+sent, once) and ``sla_outbox`` (SLA events queued by the projection).
 """
 
 from __future__ import annotations
@@ -57,6 +57,24 @@ CREATE TABLE IF NOT EXISTS sla_tickets (
     assignee_name TEXT, state TEXT NOT NULL, opened_at TIMESTAMPTZ NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL);
 CREATE INDEX IF NOT EXISTS sla_tickets_case_number ON sla_tickets (case_number);
+CREATE TABLE IF NOT EXISTS sla_actions (
+    ticket_id UUID NOT NULL, kind TEXT NOT NULL, level INTEGER NOT NULL, due TIMESTAMPTZ NOT NULL,
+    command TEXT NOT NULL, body JSONB NOT NULL, armed_by TEXT,
+    PRIMARY KEY (ticket_id, kind, level));
+CREATE INDEX IF NOT EXISTS sla_actions_due ON sla_actions (due);
+DO $$ BEGIN
+    IF to_regclass('sla_actions_done') IS NULL THEN
+        CREATE TABLE sla_actions_done (
+            ticket_id UUID NOT NULL, kind TEXT NOT NULL, level INTEGER NOT NULL,
+            due TIMESTAMPTZ NOT NULL, done_at TIMESTAMPTZ NOT NULL, key TEXT NOT NULL,
+            PRIMARY KEY (ticket_id, kind, level, due));
+        -- Before sla_actions, actions were sla_timers rows of metric 'ticket' (the level as
+        -- threshold) recorded in sla_fired: what they did stays done.
+        INSERT INTO sla_actions_done
+            SELECT ticket_id, kind, threshold::integer, due, fired_at, event_id FROM sla_fired
+            WHERE metric = 'ticket';
+    END IF;
+END $$;
 """
 """Every table, created if missing; run by the projection and the timer loop on start."""
 
@@ -74,17 +92,15 @@ DUE = """
 SELECT t.ticket_id, t.metric, t.kind, t.threshold, t.due, t.armed_by, c.policy, c.tenant,
        c.priority,
        c.deadline, c.target_seconds, c.used_seconds, c.ticket_version, c.cycle
-FROM sla_timers t JOIN sla_clocks c ON c.ticket_id = t.ticket_id
-    AND c.metric = CASE WHEN t.metric = 'ticket' THEN 'resolution' ELSE t.metric END
-WHERE t.due <= $1 AND (t.metric <> 'ticket' OR t.kind = 'close_notice' OR $3) AND NOT EXISTS (
+FROM sla_timers t JOIN sla_clocks c ON c.ticket_id = t.ticket_id AND c.metric = t.metric
+WHERE t.due <= $1 AND NOT EXISTS (
     SELECT 1 FROM sla_fired f
     WHERE (f.ticket_id, f.metric, f.kind, f.threshold, f.due)
         = (t.ticket_id, t.metric, t.kind, t.threshold, t.due))
 ORDER BY t.due LIMIT $2
 FOR UPDATE OF t SKIP LOCKED
 """
-"""The timers due by ``$1`` and not fired yet, at most ``$2``, locked for this loop; ticket
-changes (metric ``ticket``) only when ``$3`` (a ticket-api to send them to)."""
+"""The SLA timers due by ``$1`` and not fired yet, at most ``$2``, locked for this loop."""
 
 RECORD_FIRED = "INSERT INTO sla_fired VALUES ($1, $2, $3, $4, $5, $6, $7)"
 DISARM = (
@@ -103,6 +119,39 @@ ANNOUNCED_BREACHES = "SELECT metric, due FROM sla_fired WHERE ticket_id = $1 AND
 RECORD_ANNOUNCED_BREACH = (
     "INSERT INTO sla_fired VALUES ($1, $2, 'breach', 1.0, $3, $4, $5) ON CONFLICT DO NOTHING"
 )
+
+# --- actions: ticket commands and the close notice ----------------------------------------------
+
+LEGACY_ACTION_TICKETS = "SELECT DISTINCT ticket_id FROM sla_timers WHERE metric = 'ticket'"
+"""Tickets with actions armed as timers (metric ``ticket``) by an earlier version: refreshing
+them from their events arms ``sla_actions`` instead (``SlaProjection.setup``)."""
+DISARM_LEGACY_ACTIONS = "DELETE FROM sla_timers WHERE ticket_id = $1 AND metric = 'ticket'"
+
+DUE_ACTIONS = """
+SELECT a.ticket_id, a.kind, a.level, a.due, a.command, a.body, a.armed_by, c.policy, c.tenant,
+       c.ticket_version
+FROM sla_actions a JOIN sla_clocks c ON c.ticket_id = a.ticket_id AND c.metric = 'resolution'
+WHERE a.due <= $1 AND (a.command = 'notify' OR $3) AND NOT EXISTS (
+    SELECT 1 FROM sla_actions_done d
+    WHERE (d.ticket_id, d.kind, d.level, d.due) = (a.ticket_id, a.kind, a.level, a.due))
+ORDER BY a.due LIMIT $2
+FOR UPDATE OF a SKIP LOCKED
+"""
+"""Actions due by ``$1`` and not done, at most ``$2``; ticket commands only when ``$3`` (a
+ticket-api to send them to), the customer's notice always."""
+
+RECORD_DONE = "INSERT INTO sla_actions_done VALUES ($1, $2, $3, $4, $5, $6)"
+DISARM_ACTION = "DELETE FROM sla_actions WHERE (ticket_id, kind, level, due) = ($1, $2, $3, $4)"
+ARMED_ACTIONS = "SELECT kind, level FROM sla_actions WHERE ticket_id = $1"
+ARM_ACTIONS = (
+    # An action already done is not armed again; each remembers the trace that armed it.
+    "INSERT INTO sla_actions (ticket_id, kind, level, due, command, body, armed_by) "
+    "SELECT $1, x.kind, x.level, x.due, x.command, x.body, $7 "
+    "FROM unnest($2::text[], $3::int[], $4::timestamptz[], $5::text[], $6::jsonb[]) "
+    "AS x(kind, level, due, command, body) WHERE NOT EXISTS (SELECT 1 FROM sla_actions_done d "
+    "WHERE (d.ticket_id, d.kind, d.level, d.due) = ($1, x.kind, x.level, x.due))"
+)
+ARMED_COUNT = "SELECT (SELECT count(*) FROM sla_timers) + (SELECT count(*) FROM sla_actions)"
 
 # --- the read API -----------------------------------------------------------------------------
 

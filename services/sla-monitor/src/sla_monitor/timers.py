@@ -1,17 +1,23 @@
-"""Durable SLA timers: warnings before a breach and the breach itself, published once.
+"""Durable SLA timers and actions: warnings before a breach and the breach itself, published
+once; ticket changes the policy asks for, sent once.
 
-Timers are rows armed by the projection (``sla_timers``); this loop fires the due ones on the
-injectable clock. For each it publishes an SLA event to the ``SLA`` stream and records it in
-``sla_fired`` in one database transaction. The event's id — ticket, metric, kind, threshold
-and due instant — is its ``Nats-Msg-Id``: if the process dies after publishing but before the
-commit, the next attempt publishes the same id and JetStream's duplicate window drops it, so the
-effect happens once. Several replicas share the work with ``FOR UPDATE SKIP LOCKED``.
+Timers (``sla_timers``) and actions (``sla_actions``) are rows armed by the projection; this
+loop fires the due ones on the injectable clock. A timer publishes an SLA event to the ``SLA``
+stream and is recorded in ``sla_fired`` in one database transaction. The event's id — ticket,
+metric, kind, threshold and due instant — is its ``Nats-Msg-Id``: if the process dies after
+publishing but before the commit, the next attempt publishes the same id and JetStream's
+duplicate window drops it, so the effect happens once. An action carries its whole command
+(decided by ``sla_monitor.actions``): it is sent to ticket-api with its identity — ticket,
+kind, level, due — as ``Idempotency-Key`` (or, for the close notice, published as an event of
+that id) and recorded in ``sla_actions_done``. Several replicas share the work with
+``FOR UPDATE SKIP LOCKED``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from datetime import datetime, timedelta
@@ -29,9 +35,9 @@ from contracts.events import Actor, ActorKind, EventPayload, envelope, subject, 
 from contracts.events.sla import AbandonmentWarning, Breached, WarningRaised
 from contracts.vocabulary import Metric
 from sla_monitor import queries
+from sla_monitor.actions import NOTIFY
 from sla_monitor.changes import timer_key
-from sla_monitor.clocks import ActionKind
-from sla_monitor.commands import TicketCommands, command_for
+from sla_monitor.commands import TicketCommands
 from sla_monitor.projection import current_traceparent
 from sla_monitor.queries import DUE as DUE
 
@@ -90,61 +96,66 @@ class TimerLoop:
             await conn.execute(queries.SCHEMA)
 
     async def fire_due(self) -> int:
-        """Fire every timer due by now; returns how many fired."""
+        """Fire every timer and action due by now, earliest first; returns how many fired.
+
+        One order for both: an escalation due before a breach is sent first, so the breach is
+        heard by the level the ticket has reached by then."""
         now = self.clock.now()
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(queries.DUE, now, self.batch, self.commands is not None)
-            for row in rows:
-                with self._firing_span(row, now):
-                    if row["kind"] == ActionKind.NOTIFY_CLOSE.value:
-                        event_id = await self._close_notice(conn, row)
-                    elif row["metric"] == "ticket":
-                        event_id = await self._command(row, now)
+            timers = await conn.fetch(queries.DUE, now, self.batch)
+            actions = await conn.fetch(
+                queries.DUE_ACTIONS, now, self.batch, self.commands is not None
+            )
+            due = sorted([*timers, *actions], key=lambda row: row["due"])
+            for row in due:
+                with self._firing_span(row, now, row["kind"]):
+                    if "metric" in row:
+                        await self._fire_timer(conn, row, now)
                     else:
-                        event_id = await self._publish(row)
-                await conn.execute(
-                    queries.RECORD_FIRED,
-                    row["ticket_id"],
-                    row["metric"],
-                    row["kind"],
-                    row["threshold"],
-                    row["due"],
-                    now,
-                    event_id,
-                )
-                await conn.execute(  # done: out of the due set, so later scans stay short
-                    queries.DISARM,
-                    row["ticket_id"],
-                    row["metric"],
-                    row["kind"],
-                    row["threshold"],
-                    row["due"],
-                )
+                        await self._fire_action(conn, row, now)
         async with self._progress:
-            self.fired += len(rows)
+            self.fired += len(due)
             self._progress.notify_all()
-        return len(rows)
+        return len(due)
+
+    async def _fire_timer(self, conn: Any, row: Any, now: datetime) -> None:
+        """Publish the timer's SLA event, record it, and take it out of the due set."""
+        event_id = await self._publish(row)
+        timer = (row["ticket_id"], row["metric"], row["kind"], row["threshold"], row["due"])
+        await conn.execute(queries.RECORD_FIRED, *timer, now, event_id)
+        await conn.execute(queries.DISARM, *timer)  # so later scans stay short
+
+    async def _fire_action(self, conn: Any, row: Any, now: datetime) -> None:
+        """Send the action's command (or publish the notice), record it as done, disarm it."""
+        if row["command"] == NOTIFY:
+            key = await self._close_notice(row)
+        else:
+            key = await self._command(row, now)
+        action = (row["ticket_id"], row["kind"], row["level"], row["due"])
+        await conn.execute(queries.RECORD_DONE, *action, now, key)
+        await conn.execute(queries.DISARM_ACTION, *action)
 
     @staticmethod
-    def _firing_span(row: Any, now: datetime) -> Any:
+    def _firing_span(row: Any, now: datetime, kind: str) -> Any:
         """A timer's work starts a trace of its own, linked to the trace that armed it (the
         ticket event that set the deadline); what it causes downstream continues this one."""
         armed = trace.get_current_span(propagate.extract({"traceparent": row["armed_by"] or ""}))
         context = armed.get_span_context()
         lag = (now - row["due"]).total_seconds()
-        FIRING_LAG.record(lag, {"kind": row["kind"], "metric": row["metric"]})
-        if row["metric"] != "ticket":
+        metric = row.get("metric", "ticket")  # an action concerns the whole ticket
+        FIRING_LAG.record(lag, {"kind": kind, "metric": metric})
+        if metric != "ticket":
             FIRED.add(1, {"policy": row["policy"], "priority": row["priority"],
-                          "metric": row["metric"], "kind": row["kind"]})  # fmt: skip
+                          "metric": metric, "kind": kind})  # fmt: skip
         return tracer.start_as_current_span(
-            f"sla timer {row['kind']}",
+            f"sla timer {kind}",
             context=Context(),
             kind=SpanKind.INTERNAL,
             links=[Link(context)] if context.is_valid else [],
             attributes={
                 "supportdesk.ticket.id": str(row["ticket_id"]),
-                "supportdesk.sla.metric": row["metric"],
-                "supportdesk.sla.timer": row["kind"],
+                "supportdesk.sla.metric": metric,
+                "supportdesk.sla.timer": kind,
                 "supportdesk.sla.policy": row["policy"],
                 "supportdesk.sla.firing_lag_s": lag,
             },
@@ -176,25 +187,21 @@ class TimerLoop:
         return len(rows)
 
     async def _command(self, row: Any, now: datetime) -> str:
-        """Ask ticket-api for the change; the timer's identity is the idempotency key."""
+        """Ask ticket-api for the change; the action's identity is the idempotency key."""
         assert self.commands is not None
-        key = f"{row['ticket_id']}:{row['kind']}:{row['threshold']}:{row['due'].isoformat()}"
-        command, body = command_for(row, now)
-        status = await self.commands.send(row["ticket_id"], command, body, key)
+        key = action_key(row)
+        status = await self.commands.send(row["ticket_id"], row["command"], body(row), key)
         if status >= 400:
-            log.info("ticket %s moved on; %s not needed (%s)", row["ticket_id"], command, status)
+            log.info(
+                "ticket %s moved on; %s not needed (%s)", row["ticket_id"], row["kind"], status
+            )
         return key
 
-    async def _close_notice(self, conn: Any, row: Any) -> str:
+    async def _close_notice(self, row: Any) -> str:
         """Tell the customer of the automatic close to come (``notice_before_close``): an SLA
         event naming when it happens; the notifier words and sends it."""
-        close_at = await conn.fetchval(
-            "SELECT due FROM sla_timers WHERE ticket_id = $1 AND metric = 'ticket' AND kind = $2",
-            row["ticket_id"],
-            ActionKind.CLOSE_ABANDONED.value,
-        )
-        payload = AbandonmentWarning(actor=ACTOR, step="close", happens_at=close_at or row["due"])
-        return await self._send(row, payload, "ticket")
+        payload = AbandonmentWarning.model_validate({**body(row), "actor": ACTOR})
+        return await self._send(row, payload, "ticket", threshold=float(row["level"]))
 
     async def _publish(self, row: Any) -> str:
         metric = Metric(row["metric"])
@@ -220,10 +227,13 @@ class TimerLoop:
             )
         return await self._send(row, payload, metric.value)
 
-    async def _send(self, row: Any, payload: EventPayload, metric: str) -> str:
+    async def _send(
+        self, row: Any, payload: EventPayload, metric: str, threshold: float | None = None
+    ) -> str:
         """Publish a timer's SLA event, identified by the timer (``timer_key``)."""
         due: datetime = row["due"]
-        event_id = f"{row['ticket_id']}:{timer_key(metric, row['kind'], row['threshold'], due)}"
+        level = row["threshold"] if threshold is None else threshold
+        event_id = f"{row['ticket_id']}:{timer_key(metric, row['kind'], level, due)}"
         event = envelope(
             payload,
             ticket_id=row["ticket_id"],
@@ -251,9 +261,9 @@ class TimerLoop:
             try:
                 if time.monotonic() - counted > 30:
                     async with self.pool.acquire() as conn:
-                        _armed["timers"] = await conn.fetchval("SELECT count(*) FROM sla_timers")
+                        _armed["timers"] = await conn.fetchval(queries.ARMED_COUNT)
                     counted = time.monotonic()
-                while await self.fire_due() == self.batch:
+                while await self.fire_due() >= self.batch:
                     pass  # a backlog: keep going
                 while await self.publish_outbox() == self.batch:
                     pass
@@ -264,3 +274,17 @@ class TimerLoop:
 
     def stop(self) -> None:
         self._stopping.set()
+
+
+def action_key(row: Any) -> str:
+    """An action's identity, the ``Idempotency-Key`` of its command: ticket, kind, level and
+    due instant (as the version that armed actions as timers wrote it, so a command it sent
+    and this one retries is still one)."""
+    return f"{row['ticket_id']}:{row['kind']}:{float(row['level'])}:{row['due'].isoformat()}"
+
+
+def body(row: Any) -> dict[str, Any]:
+    """An action's stored body (asyncpg gives JSONB as text)."""
+    raw = row["body"]
+    value: dict[str, Any] = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    return value
