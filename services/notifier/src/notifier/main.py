@@ -40,6 +40,11 @@ from notifier.destinations import Destinations, load_destinations
 from notifier.messages import Messages
 from notifier.planning import Planner
 from notifier.settings import Settings
+from notifier.subscriptions import store as subscriptions
+from notifier.subscriptions import views as webhooks
+from notifier.subscriptions.addresses import DestinationRules
+from notifier.subscriptions.sealing import Sealer
+from notifier.subscriptions.sending import OwnerNotices, SubscriptionSender
 
 log = logging.getLogger("notifier")
 
@@ -48,11 +53,18 @@ The notifier's delivery log: every message the ticket and SLA events produced, p
 and channel, with its status (pending, sent, dead), attempts and last error. Errors are
 RFC 9457 problem documents. Authenticate with ticket-api's credentials (staff and services,
 `Authorization: Bearer <key or token>`): you see the tenants you see on ticket-api.
+
+Webhook subscriptions (`/v1/webhooks`, admins): receivers of your tenants' events, signed
+with Standard Webhooks; the secret is shown once, on creation and on rotation.
 """
 
 
 def build_senders(
-    settings: Settings, destinations: Destinations, client: httpx2.AsyncClient, clock: Clock
+    settings: Settings,
+    destinations: Destinations,
+    client: httpx2.AsyncClient,
+    clock: Clock,
+    subscriptions: Sender | None = None,
 ) -> dict[str, Sender]:
     """One sender per configured channel; an unconfigured channel dead-letters its messages."""
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
@@ -69,7 +81,7 @@ def build_senders(
                 timeout=settings.smtp_timeout_seconds,
             )
         ),
-        "webhook": WebhookSender(client, destinations, clock),
+        "webhook": WebhookSender(client, destinations, clock, subscriptions),
         "chat": ChatSender(client, destinations),
     }
     if settings.sms_api_url:
@@ -158,12 +170,28 @@ def create_app(
     )
     policies = load_policies(settings.policies_dir)
     destinations = load_destinations(settings.destinations_file)
+    master_key = settings.webhook_master_key
+    store = subscriptions.Subscriptions(
+        clock,
+        Sealer(master_key.get_secret_value() if master_key else None),
+        pause_after=settings.webhook_pause_after_failures,
+    )
+    messages = Messages(settings.templates_dir)
     planner = Planner(
         policies,
         destinations,
-        Messages(settings.templates_dir),
+        messages,
         clock,
         stale_after=timedelta(seconds=settings.stale_after_seconds),
+        subscriptions=store,
+    )
+    desk = webhooks.WebhookDesk(
+        store,
+        dict(policies),
+        DestinationRules(settings.webhook_allow_http, settings.webhook_allow_private),
+        clock,
+        timedelta(seconds=settings.webhook_rotation_overlap_seconds),
+        settings.page_size_cap,
     )
     reader = api.DeliveryReader(settings, clock)
     owns_principals = principals is None
@@ -178,15 +206,20 @@ def create_app(
         if shared_clock is not None:
             await shared_clock.start()
         owned = pool is None
-        reader.pool = pool or await asyncpg.create_pool(**settings.pool_kwargs())
+        reader.pool = store.pool = pool or await asyncpg.create_pool(**settings.pool_kwargs())
         try:
             async with reader.pool.acquire() as conn:
                 await conn.execute(SCHEMA)
+                await conn.execute(subscriptions.SCHEMA)
         except Exception as exc:  # serve anyway: /readyz says what is wrong
             log.warning("could not prepare the delivery tables: %s", exc)
         client = httpx2.AsyncClient(timeout=settings.http_timeout_seconds)
+        owners = OwnerNotices(store, policies, destinations, messages, clock)
+        desk.sender = SubscriptionSender(client, store, clock, desk.rules, owners)
         if senders is None:
-            chosen: Mapping[str, Sender] = build_senders(settings, destinations, client, clock)
+            chosen: Mapping[str, Sender] = build_senders(
+                settings, destinations, client, clock, desk.sender
+            )
         else:
             chosen = senders
         dispatcher = Dispatcher(
@@ -217,7 +250,7 @@ def create_app(
                 await reader.pool.close()
             if owns_principals:
                 await principals.aclose()
-            reader.pool = None
+            reader.pool = store.pool = desk.sender = None
             if shared_clock is not None:
                 await shared_clock.stop()
 
@@ -231,7 +264,9 @@ def create_app(
     app.state.reader = reader
     app.state.principals = principals
     app.state.planner = planner
+    app.state.webhooks = desk
     api.install(app)
+    app.include_router(webhooks.router)
     observe(app, "notifier")
     return app
 

@@ -162,6 +162,24 @@ class Messages:
             )
             return _render(kind, self.builtin.get_template(name), context)
 
+    def render_notice(
+        self, kind: str, *, policy: SupportPolicy, language: str, context: dict[str, Any]
+    ) -> Message:
+        """A message about the desk's own machinery (a webhook paused), not about an event;
+        the same loaders, so a deployment overrides its words like any other template."""
+        language = language if language in LANGUAGES else "es"
+        context = context | {"vendor": policy.vendor, "policy_name": policy.name}
+        name = f"{language}/{kind}.txt"
+        try:
+            return _render(kind, self.environment(policy.id).get_template(name), context)
+        except TemplateError:
+            if self.overrides is None:
+                raise
+            log.exception(
+                "template override %s for policy %s failed; using built-in", name, policy.id
+            )
+            return _render(kind, self.builtin.get_template(name), context)
+
     @staticmethod
     def context(
         event: CloudEvent,

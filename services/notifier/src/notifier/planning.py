@@ -3,7 +3,9 @@
 For each ticket or SLA event, in the consumer's transaction: bring the ticket's view up to
 date, ask the policy's routes who hears about it, render each recipient's message in their
 language, and log one delivery per address and channel. Sending happens later, in the
-dispatcher — a slow SMTP server never holds the stream back.
+dispatcher — a slow SMTP server never holds the stream back. Webhook subscriptions that want
+the event (its tenant, policy, priority and type) get one delivery each, at ``sub:<id>``;
+internal facts (notes, internal replies) never go to a subscription.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from contracts.clock import Clock
 from contracts.events import CloudEvent, EventPayload
 from contracts.messaging.consumer import Connection, TransientError
 from contracts.policy import SupportPolicy
-from contracts.vocabulary import DeliveryChannel
+from contracts.vocabulary import Audience, DeliveryChannel
 from notifier.delivery import Planned, plan
 from notifier.destinations import Destinations
 from notifier.messages import Messages
-from notifier.routing import recipients
+from notifier.routing import Recipient, is_internal, recipients
+from notifier.subscriptions.store import Subscriptions, address_of
 from notifier.tickets import TicketNotReady, TicketView, apply
 
 log = logging.getLogger(__name__)
@@ -36,7 +39,9 @@ class Planner:
         messages: Messages,
         clock: Clock,
         stale_after: timedelta = timedelta(days=1),
+        subscriptions: Subscriptions | None = None,
     ) -> None:
+        self.subscriptions = subscriptions
         self.stale_after = stale_after
         self.policies = policies
         self.destinations = destinations
@@ -71,7 +76,23 @@ class Planner:
             return
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
-        for recipient in recipients(event.event_name, payload, ticket, policy, self.destinations):
+        found = recipients(event.event_name, payload, ticket, policy, self.destinations)
+        if self.subscriptions is not None and not is_internal(payload):
+            zone = policy.calendars[policy.business_calendar].time_zone
+            for subscription in await self.subscriptions.matching(
+                conn,
+                tenant=ticket.tenant,
+                policy=policy.id,
+                priority=ticket.priority,
+                event_name=event.event_name,
+            ):
+                address = address_of(subscription.id)
+                name = subscription.description or subscription.id
+                audience, channel = Audience.INTEGRATIONS, DeliveryChannel.WEBHOOK
+                found.append(
+                    Recipient(audience, channel, address, name, policy.default_locale, zone, True)
+                )
+        for recipient in found:
             message = self.messages.render(
                 event=event, payload=payload, ticket=ticket, policy=policy, recipient=recipient
             )

@@ -87,6 +87,19 @@ class Settings(PostgresSettings):
     principal_timeout_seconds: float = 2.0
     """At most this long waiting for ticket-api to check a credential (then 503)."""
 
+    webhook_master_key: SecretStr | None = None
+    """Fernet key(s), comma-separated, newest first: subscription secrets are stored
+    encrypted with them. Unset: stored as they are (say so in production reviews; ADR 20)."""
+    webhook_allow_http: bool = False
+    """Accept ``http://`` subscription URLs (``make run``: local receivers). Production: off."""
+    webhook_allow_private: bool = False
+    """Accept subscription URLs resolving to loopback, private or link-local addresses
+    (``make run``, tests). Production: off, so nobody points us at our own network."""
+    webhook_rotation_overlap_seconds: float = 86400.0
+    """After a secret rotation, the old secret signs too for this long (default 24 h)."""
+    webhook_pause_after_failures: int = 10
+    """A subscription whose deliveries fail this many times in a row is paused."""
+
     @field_validator("rate_limits", mode="before")
     @classmethod
     def _json(cls, value: object) -> object:
