@@ -3,19 +3,24 @@
 The event store's notification log (the library's gap-free global sequence) is followed from a
 stored position; each batch of tickets is upserted and the position advanced in one database
 transaction, so the list is never ahead of or behind what it says it has read, and a crash
-simply resumes. It lives in the event store's own database (SQLite file or PostgreSQL).
+simply resumes. It lives in the event store's own database (SQLite file or PostgreSQL). It is
+disposable: when its shape changes, the table is rebuilt from the log.
 
 Rows are the tickets' latest state read through the aggregate itself (no second copy of the
 lifecycle rules). ticket-api catches the list up right after its own writes and before each
 query, so a client sees its own changes at once; several replicas catching up at the same time
 are harmless because the position only moves forward by compare-and-set.
+
+Full text (``text_search``) covers a ticket's title, description and public messages (public
+replies, the customer's replies, requests for information, resolution summaries) and nothing
+internal: internal notes and replies are never indexed, so no search (a customer's or anyone
+else's) can match them. PostgreSQL keeps the terms in a ``tsvector`` column with a GIN index;
+SQLite in an FTS5 table (``porter unicode61 remove_diacritics 2``).
 """
 
 from __future__ import annotations
 
-import base64
 import logging
-import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +31,12 @@ from eventsourcing.utils import get_topic
 
 from ticket_api.application import TicketDesk
 from ticket_api.domain.ticket import Ticket
+from ticket_api.list_order import DEFAULT_SORT, ORDERS, InvalidCursor
 from ticket_api.log_position import Dialect, LogPosition
+from ticket_api.text_search import Query, terms
+from ticket_api.wire import is_internal
+
+__all__ = ["InvalidCursor", "Page", "TicketFilter", "TicketList"]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +57,11 @@ COLUMNS = (
     "updated_at",
     "version",
     "log_position",
+    "contact_id",
+    "priority_rank",
 )
+PUBLIC_TEXT = ("body", "request", "summary")
+"""Event attributes that are messages: searchable unless the event is internal."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,10 @@ class TicketFilter:
     assignee: str | None = None
     level: int | None = None
     updated_since: datetime | None = None
+    created_since: datetime | None = None
+    created_before: datetime | None = None
+    contact: str | None = None
+    text: Query | None = None
     tenants: tuple[str, ...] | None = None
     """Only these tenants' tickets (the caller's scope); None: every tenant."""
 
@@ -67,10 +85,6 @@ class TicketFilter:
 class Page:
     rows: list[dict[str, Any]]
     next_cursor: str | None
-
-
-class InvalidCursor(ValueError):
-    """A pagination cursor that this server did not hand out."""
 
 
 class TicketList:
@@ -83,8 +97,8 @@ class TicketList:
         self.postgres = self.dialect.postgres
         self._ticket_topics = {get_topic(cls) for cls in _ticket_event_classes()}
         self._lock = threading.Lock()
-        self._create_tables()
         self.position = LogPosition(self.dialect, POSITION_NAME)
+        self._create_tables()
         self._pending = threading.Event()
         self._closing = False
         self._worker: threading.Thread | None = None
@@ -120,20 +134,49 @@ class TicketList:
         return self.dialect.sql(statement)
 
     def _create_tables(self) -> None:
+        """Create the list; rebuild it from the log if it has an older shape."""
         timestamp = "TIMESTAMPTZ" if self.postgres else "TEXT"
+        table = (
+            "CREATE TABLE IF NOT EXISTS ticket_list ("
+            "id TEXT PRIMARY KEY, case_number TEXT NOT NULL, policy TEXT NOT NULL, "
+            "tenant TEXT NOT NULL, state TEXT NOT NULL, priority TEXT NOT NULL, "
+            "ticket_type TEXT NOT NULL, assignee_id TEXT, level INTEGER NOT NULL, "
+            f"title TEXT NOT NULL, created_at {timestamp} NOT NULL, "
+            f"updated_at {timestamp} NOT NULL, version INTEGER NOT NULL, "
+            "log_position BIGINT NOT NULL, contact_id TEXT, priority_rank INTEGER NOT NULL"
+            + (", search TSVECTOR NOT NULL)" if self.postgres else ")")
+        )
         with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(table)
             cursor.execute(
-                "CREATE TABLE IF NOT EXISTS ticket_list ("
-                "id TEXT PRIMARY KEY, case_number TEXT NOT NULL, policy TEXT NOT NULL, "
-                "tenant TEXT NOT NULL, state TEXT NOT NULL, priority TEXT NOT NULL, "
-                "ticket_type TEXT NOT NULL, assignee_id TEXT, level INTEGER NOT NULL, "
-                f"title TEXT NOT NULL, created_at {timestamp} NOT NULL, "
-                f"updated_at {timestamp} NOT NULL, version INTEGER NOT NULL, "
-                "log_position BIGINT NOT NULL)"
+                "SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_schema = "
+                "current_schema() AND table_name = 'ticket_list' AND column_name = 'priority_rank'"
+                if self.postgres
+                else "SELECT COUNT(*) AS n FROM pragma_table_info('ticket_list') "
+                "WHERE name = 'priority_rank'"
             )
-            cursor.execute(
-                "CREATE INDEX IF NOT EXISTS ticket_list_log ON ticket_list (log_position)"
-            )
+            if not cursor.fetchone()["n"]:
+                cursor.execute("DROP TABLE ticket_list")
+                cursor.execute("DROP TABLE IF EXISTS ticket_text")
+                cursor.execute(table)
+                cursor.execute(
+                    self._sql("UPDATE read_model_position SET position = 0 WHERE name = :name"),
+                    {"name": POSITION_NAME},
+                )
+            for index in ("log_position", "created_at", "priority_rank"):
+                cursor.execute(
+                    f"CREATE INDEX IF NOT EXISTS ticket_list_{index} ON ticket_list ({index})"
+                )
+            if self.postgres:
+                cursor.execute(
+                    "CREATE INDEX IF NOT EXISTS ticket_list_search ON ticket_list "
+                    "USING GIN (search)"
+                )
+            else:
+                cursor.execute(
+                    "CREATE VIRTUAL TABLE IF NOT EXISTS ticket_text USING fts5("
+                    "id UNINDEXED, terms, tokenize = 'porter unicode61 remove_diacritics 2')"
+                )
 
     # -- following the log -----------------------------------------------------------------
 
@@ -153,18 +196,21 @@ class TicketList:
                     if n.topic in self._ticket_topics:
                         latest[UUID(str(n.originator_id))] = (n.originator_version, n.id)
                 rows = [
-                    self._row(self.desk.ticket(tid, version=version), log_position)
+                    self._row(tid, version, log_position)
                     for tid, (version, log_position) in latest.items()
                 ]
                 if not self._commit(rows, position, notifications[-1].id):
                     continue  # another process advanced the position: read again from there
 
     def _commit(self, rows: list[dict[str, Any]], old: int, new: int) -> bool:
+        names = [*COLUMNS, "search"] if self.postgres else list(COLUMNS)
+        values = [":" + c for c in COLUMNS]
+        if self.postgres:
+            values.append("to_tsvector('english', :terms)")
         upsert = self._sql(
-            f"INSERT INTO ticket_list ({', '.join(COLUMNS)}) "
-            f"VALUES ({', '.join(':' + c for c in COLUMNS)}) "
+            f"INSERT INTO ticket_list ({', '.join(names)}) VALUES ({', '.join(values)}) "
             "ON CONFLICT (id) DO UPDATE SET "
-            + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "id")
+            + ", ".join(f"{c} = excluded.{c}" for c in names if c != "id")
             + " WHERE excluded.version > ticket_list.version"
         )
         try:
@@ -173,11 +219,32 @@ class TicketList:
                     raise _Lost  # rolls the transaction back
                 for row in rows:
                     cursor.execute(upsert, row)
+                    if not self.postgres:  # the text follows the row only if the row did
+                        current = (
+                            "EXISTS (SELECT 1 FROM ticket_list WHERE id = :id "
+                            "AND version = :version)"
+                        )
+                        cursor.execute(f"DELETE FROM ticket_text WHERE id = :id AND {current}", row)
+                        cursor.execute(
+                            "INSERT INTO ticket_text (id, terms) "
+                            f"SELECT :id, :terms WHERE {current}",
+                            row,
+                        )
         except _Lost:
             return False
         return True
 
-    def _row(self, ticket: Ticket, log_position: int) -> dict[str, Any]:
+    def _row(self, ticket_id: UUID, version: int, log_position: int) -> dict[str, Any]:
+        ticket = self.desk.ticket(ticket_id, version=version)
+        messages = [
+            getattr(event, name)
+            for event in self.desk.events.get(ticket_id, lte=version)
+            if isinstance(event, Ticket.Event) and not is_internal(event)
+            for name in PUBLIC_TEXT
+            if isinstance(getattr(event, name, None), str)
+        ]
+        policy = self.desk.policies.get(ticket.policy)
+        ranks = [p.id for p in policy.priorities] if policy else []
         return {
             "id": str(ticket.id),
             "case_number": ticket.case_number,
@@ -193,6 +260,9 @@ class TicketList:
             "updated_at": self._time(ticket.modified_on),
             "version": ticket.version,
             "log_position": log_position,
+            "contact_id": ticket.contact.get("id"),
+            "priority_rank": ranks.index(ticket.priority) if ticket.priority in ranks else 99,
+            "terms": terms("\n".join([ticket.title, ticket.description, *messages])),
         }
 
     def _time(self, value: datetime) -> Any:
@@ -202,15 +272,24 @@ class TicketList:
 
     # -- searching -------------------------------------------------------------------------
 
-    def search(self, where: TicketFilter, *, limit: int, cursor: str | None = None) -> Page:
-        """Tickets matching the filter, least recently changed first; ``cursor`` continues.
+    def search(
+        self,
+        where: TicketFilter,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        sort: str = DEFAULT_SORT,
+    ) -> Page:
+        """Tickets matching the filter in the ``sort`` order (``list_order``); ``cursor``
+        continues a previous page.
 
-        Ordered by the position of each ticket's latest event in the notification log, which
-        follows commit order: a ticket changed after a page was read moves past the cursor and
-        is seen again, so a client paging to the end never misses a change. Keyset pagination:
-        stable under concurrent writes, no OFFSET scans.
+        The default is commit order: the position of each ticket's latest event in the
+        notification log, so a ticket changed after a page was read moves past the cursor and
+        is seen again, and a client paging to the end never misses a change. Keyset
+        pagination: stable under concurrent writes, no OFFSET scans.
         """
         self.catch_up()
+        order = ORDERS[sort]
         clauses: list[str] = []
         params: dict[str, Any] = {"limit": limit + 1}
         for column, value in (
@@ -220,6 +299,7 @@ class TicketList:
             ("tenant", where.tenant),
             ("assignee_id", where.assignee),
             ("level", where.level),
+            ("contact_id", where.contact),
         ):
             if value is not None:
                 clauses.append(f"{column} = :{column}")
@@ -228,16 +308,30 @@ class TicketList:
             names = [f"scope{i}" for i in range(len(where.tenants))] or ["scope_none"]
             clauses.append(f"tenant IN ({', '.join(':' + n for n in names)})")
             params |= dict(zip(names, where.tenants or ("",), strict=False))
-        if where.updated_since is not None:
-            clauses.append("updated_at >= :since")
-            params["since"] = self._time(where.updated_since)
+        times: tuple[tuple[str, str, datetime | None], ...] = (
+            ("since", "updated_at >= :since", where.updated_since),
+            ("created_since", "created_at >= :created_since", where.created_since),
+            ("created_before", "created_at < :created_before", where.created_before),
+        )
+        for name, clause, moment in times:
+            if moment is not None:
+                clauses.append(clause)
+                params[name] = self._time(moment)
+        if where.text is not None:
+            if self.postgres:
+                clauses.append("search @@ to_tsquery('english', :text)")
+                params["text"] = where.text.for_postgres()
+            else:
+                clauses.append("id IN (SELECT id FROM ticket_text WHERE ticket_text MATCH :text)")
+                params["text"] = where.text.for_fts5()
         if cursor is not None:
-            clauses.append("log_position > :after")
-            params["after"] = _decode(cursor)
+            clause, after = order.after(cursor)
+            clauses.append(clause)
+            params |= self._key_params(order.column, after)
         query = (
             f"SELECT {', '.join(COLUMNS)} FROM ticket_list"
             + (" WHERE " + " AND ".join(clauses) if clauses else "")
-            + " ORDER BY log_position LIMIT :limit"
+            + f" ORDER BY {order.sql()} LIMIT :limit"
         )
         with self.datastore.transaction(commit=False) as db:
             db.execute(self._sql(query), params)
@@ -247,8 +341,26 @@ class TicketList:
             if isinstance(row["updated_at"], str):
                 row["updated_at"] = datetime.fromisoformat(row["updated_at"])
                 row["created_at"] = datetime.fromisoformat(row["created_at"])
-        more = len(fetched) > limit
-        return Page(rows, _encode(rows[-1]["log_position"]) if more else None)
+        if len(fetched) <= limit:
+            return Page(rows, None)
+        last = rows[-1]
+        key = last[order.column]
+        return Page(
+            rows, order.cursor(last, key.isoformat() if order.column == "created_at" else str(key))
+        )
+
+    def _key_params(self, column: str, after: dict[str, Any]) -> dict[str, Any]:
+        """A cursor's sort key as the column's type (the cursor carries it as text)."""
+        if "after_key" not in after:
+            return after
+        try:
+            if column == "created_at":
+                key: Any = self._time(datetime.fromisoformat(after["after_key"]))
+            else:
+                key = int(after["after_key"])
+        except ValueError:
+            raise InvalidCursor(after["after_key"]) from None
+        return {**after, "after_key": key}
 
 
 class _Lost(Exception):
@@ -257,21 +369,6 @@ class _Lost(Exception):
 
 def _values(row: Any) -> list[Any]:
     return list(row.values()) if isinstance(row, dict) else list(row)
-
-
-def _encode(log_position: int) -> str:
-    return base64.urlsafe_b64encode(f"after:{log_position}".encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidCursor(cursor) from exc
-    prefix, _, digits = raw.partition(":")
-    if prefix != "after" or not re.fullmatch(r"\d{1,18}", digits, re.ASCII):
-        raise InvalidCursor(cursor)
-    return int(digits)
 
 
 def _ticket_event_classes() -> list[type]:

@@ -40,11 +40,20 @@ class Problem(Exception):
     """An error answered as-is (raised by views)."""
 
     def __init__(
-        self, status: int, code: str, *, en: str, es: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        *,
+        en: str,
+        es: str,
+        headers: dict[str, str] | None = None,
+        field: str | None = None,
     ) -> None:
         super().__init__(en)
         self.status, self.code, self.en, self.es = status, code, en, es
         self.headers = headers or {}
+        self.field = field
+        """The request's part at fault (a parameter, a field), listed in ``errors``."""
 
 
 def wants_english(request: Request) -> bool:
@@ -78,7 +87,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         detail = exc.en if wants_english(request) else exc.es
-        return problem(request, exc.status, exc.code, detail, headers=exc.headers)
+        errors = None
+        if exc.field is not None:
+            errors = [{"field": exc.field, "message": detail, "type": exc.code}]
+        return problem(request, exc.status, exc.code, detail, errors=errors, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

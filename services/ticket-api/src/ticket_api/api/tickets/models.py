@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from contracts.events.base import printable
+from contracts.problems import MEDIA_TYPE
 from ticket_api.domain.ticket import Ticket
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
@@ -235,6 +236,7 @@ class TicketSummary(BaseModel):
     priority: str
     ticket_type: str
     assignee_id: str | None
+    contact_id: str | None = Field(description="The requester (a registered contact's id).")
     level: int
     title: str
     created_at: datetime
@@ -256,3 +258,33 @@ class EventOut(BaseModel):
     time: datetime
     actor: dict[str, Any]
     data: dict[str, Any]
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457: ``detail`` in Spanish, or English on ``Accept-Language: en``."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    code: str = Field(description="Stable, to branch on.")
+    errors: list[dict[str, Any]] | None = None
+
+
+PROBLEM_TEXT = {
+    400: "An unknown or unsupported query parameter, a bad cursor or If-Match",
+    403: "The principal's role may not ask for this command",
+    422: "Invalid fields or parameters (see errors)",
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The problem documents a route can answer, for its ``responses``."""
+    return {
+        status: {
+            "description": PROBLEM_TEXT[status],
+            "content": {MEDIA_TYPE: {"schema": ProblemOut.model_json_schema()}},
+        }
+        for status in statuses
+    }

@@ -1,17 +1,20 @@
 """Reading tickets under ``/v1/tickets``: search, one ticket, an attachment, the history.
 
-Reads never change anything, so they take no ``If-Match`` or ``Idempotency-Key``. A ticket of
-a tenant the principal does not serve is "not found"; customers never see internal events.
+Reads never change anything, so they take no ``If-Match`` or ``Idempotency-Key``; an unknown
+query parameter is a 400 rather than silently ignored (a misspelt filter would return
+everything). A ticket of a tenant the principal does not serve is "not found"; customers never
+see internal events.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import AwareDatetime
 
+from ticket_api.api.parameters import KnownParameters
 from ticket_api.api.principals import CurrentPrincipal
 from ticket_api.api.problems import Problem
 from ticket_api.api.tickets import models as m
@@ -20,25 +23,61 @@ from ticket_api.api.tickets.context import Desk, Listing, answer
 from ticket_api.attachments import AttachmentStore
 from ticket_api.commands import Outcome
 from ticket_api.domain.ticket import Ticket
+from ticket_api.list_order import DEFAULT_SORT, SortName
 from ticket_api.read_model import TicketFilter
+from ticket_api.text_search import MAX_QUERY_LENGTH
+from ticket_api.text_search import Query as TextQuery
 from ticket_api.wire import event_name, is_internal, payload
 
-router = APIRouter(prefix="/v1/tickets")
-"""Included by ``views.router`` (which tags the routes), between opening and the commands."""
+router = APIRouter(prefix="/v1/tickets", dependencies=[KnownParameters])
+"""Included by ``views.router`` (which tags the routes), between opening and the commands.
+Every read refuses query parameters it does not declare (``api.parameters``)."""
 
 
-@router.get("", response_model=m.TicketPage, summary="Search tickets")
+TimeFilter = Annotated[AwareDatetime | None, Query(description="With a time zone, e.g. Z.")]
+
+
+@router.get(
+    "",
+    response_model=m.TicketPage,
+    summary="Search tickets",
+    responses=m.problems(400, 422),
+)
 def search_tickets(
     principal: CurrentPrincipal,
     listing: Listing,
     request: Request,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=MAX_QUERY_LENGTH,
+            description="Full text over title, description and public messages (never "
+            "internal notes); Spanish and English stems, accents ignored. Words all match; "
+            '"a phrase"; `or` between words; `-word` excludes.',
+        ),
+    ] = None,
     status: Annotated[str | None, Query(max_length=40)] = None,
     priority: Annotated[str | None, Query(max_length=63)] = None,
     policy: Annotated[str | None, Query(max_length=63)] = None,
     tenant: Annotated[str | None, Query(max_length=63)] = None,
     assignee: Annotated[str | None, Query(max_length=300)] = None,
+    contact: Annotated[
+        str | None, Query(max_length=300, description="The requester's contact id.")
+    ] = None,
     level: Annotated[int | None, Query(ge=1, le=9)] = None,
-    updated_since: datetime | None = None,
+    updated_since: TimeFilter = None,
+    created_since: TimeFilter = None,
+    created_before: TimeFilter = None,
+    sort: Annotated[
+        SortName,
+        Query(
+            description="`updated` (default: commit order; paging to the end never misses a "
+            "change), `-updated`, `created`, `-created`, `priority` (most urgent first), "
+            "`-priority`. Other orders than the default do not show a ticket again when its "
+            "key changes behind the cursor."
+        ),
+    ] = DEFAULT_SORT,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, description="Page size; at most the server's cap.")] = 50,
 ) -> m.TicketPage:
@@ -50,12 +89,14 @@ def search_tickets(
             en=f"limit may be at most {cap}.",
             es=f"limit puede ser como máximo {cap}.",
         )
-    if updated_since is not None and updated_since.tzinfo is None:
+    text = None
+    if q is not None and (text := TextQuery.parse(q)) is None:
         raise Problem(
             422,
-            "naive-time",
-            en="updated_since needs a time zone (e.g. Z).",
-            es="updated_since necesita zona horaria (por ejemplo Z).",
+            "nothing-to-search",
+            en="q names no word to look for (only exclusions or punctuation).",
+            es="q no nombra ninguna palabra que buscar (solo exclusiones o puntuación).",
+            field="q",
         )
     page = listing.search(
         TicketFilter(
@@ -66,14 +107,20 @@ def search_tickets(
             assignee=assignee,
             level=level,
             updated_since=updated_since,
+            created_since=created_since,
+            created_before=created_before,
+            contact=contact,
+            text=text,
             tenants=None if principal.sees_all else principal.tenants,
         ),
         limit=limit,
         cursor=cursor,
+        sort=sort,
     )
+    hidden = ("log_position", "priority_rank")
     return m.TicketPage(
         items=[
-            m.TicketSummary(**{k: v for k, v in row.items() if k != "log_position"})
+            m.TicketSummary(**{k: v for k, v in row.items() if k not in hidden})
             for row in page.rows
         ],
         next_cursor=page.next_cursor,
