@@ -9,6 +9,7 @@ answered as a plain 500 problem.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import DataError, InterfaceError, OperationalError
@@ -76,6 +77,90 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A domain error as the client is told it, in one language."""
+
+    status: int
+    code: str
+    detail: str
+    title: str | None = None
+    errors: list[dict[str, Any]] | None = None
+    headers: dict[str, str] | None = None
+
+    def document(self, instance: str) -> dict[str, Any]:
+        return problem_document(
+            self.status,
+            self.code,
+            self.detail,
+            instance=instance,
+            title=self.title,
+            errors=self.errors,
+        )
+
+    def response(self, request: Request) -> JSONResponse:
+        return problem(
+            request,
+            self.status,
+            self.code,
+            self.detail,
+            title=self.title,
+            errors=self.errors,
+            headers=self.headers,
+        )
+
+
+def refusal(exc: Exception, *, english: bool) -> Refusal | None:
+    """What a refused request (or one item of a bulk request) is told; None: not a refusal.
+
+    One place for both the error handlers and the items of ``POST /v1/tickets/bulk``, so an
+    item fails exactly as the same command on its own would.
+    """
+    language = "en" if english else "es"
+    if isinstance(exc, Problem):
+        errors = None
+        if exc.field is not None:
+            errors = [{"field": exc.field, "message": exc.en if english else exc.es}]
+            errors[0]["type"] = exc.code
+        detail = exc.en if english else exc.es
+        return Refusal(exc.status, exc.code, detail, errors=errors, headers=exc.headers)
+    if isinstance(exc, RequestRefused):
+        detail = exc.message(language)
+        errors = [{"field": exc.field, "message": detail, "type": exc.code}]
+        return Refusal(422, exc.code, detail, title=exc.title, errors=errors)
+    if isinstance(exc, TicketRuleBroken):
+        return Refusal(409, exc.code, exc.message(language), title="Not allowed in this state")
+    if isinstance(exc, NotRegistered):  # AccessRefused is known, but not allowed: 403
+        return Refusal(
+            403 if isinstance(exc, AccessRefused) else 404, exc.code, exc.message(language)
+        )
+    if isinstance(exc, TicketNotFound):
+        detail = f"No ticket {exc}." if english else f"No existe el ticket {exc}."
+        return Refusal(404, "ticket-not-found", detail)
+    if isinstance(exc, StaleVersion):
+        detail = (
+            f"The ticket changed: it is at version {exc.current}. Read it again and retry."
+            if english
+            else f"El ticket cambió: está en la versión {exc.current}. Léalo de nuevo y reintente."
+        )
+        return Refusal(412, "stale-version", detail, headers={"ETag": f'"{exc.current}"'})
+    if isinstance(exc, ConcurrentUpdate):
+        detail = (
+            "Another change to this ticket was saved first; read it again and retry."
+            if english
+            else "Otro cambio a este ticket se guardó primero; léalo de nuevo y reintente."
+        )
+        return Refusal(409, "concurrent-update", detail)
+    if isinstance(exc, IdempotencyKeyReused):
+        detail = (
+            "This Idempotency-Key was already used for a different request."
+            if english
+            else "Esta Idempotency-Key ya se usó con una solicitud diferente."
+        )
+        return Refusal(422, "idempotency-key-reused", detail)
+    return None
+
+
 def _field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "header", "path")]
     return ".".join(parts) or "body"
@@ -85,12 +170,16 @@ def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into a problem document."""
 
     @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        detail = exc.en if wants_english(request) else exc.es
-        errors = None
-        if exc.field is not None:
-            errors = [{"field": exc.field, "message": detail, "type": exc.code}]
-        return problem(request, exc.status, exc.code, detail, errors=errors, headers=exc.headers)
+    @app.exception_handler(TicketRuleBroken)
+    @app.exception_handler(NotRegistered)
+    @app.exception_handler(TicketNotFound)
+    @app.exception_handler(StaleVersion)
+    @app.exception_handler(ConcurrentUpdate)
+    @app.exception_handler(IdempotencyKeyReused)
+    async def _refused(request: Request, exc: Exception) -> JSONResponse:
+        answer = refusal(exc, english=wants_english(request))
+        assert answer is not None  # registered for exactly the errors refusal() knows
+        return answer.response(request)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -112,56 +201,6 @@ def install(app: FastAPI) -> None:
         )
         return problem(request, 422, "invalid-request", detail, errors=errors)
 
-    @app.exception_handler(RequestRefused)
-    async def _refused(request: Request, exc: RequestRefused) -> JSONResponse:
-        detail = exc.message("en" if wants_english(request) else "es")
-        return problem(
-            request,
-            422,
-            exc.code,
-            detail,
-            title=exc.title,
-            errors=[{"field": exc.field, "message": detail, "type": exc.code}],
-        )
-
-    @app.exception_handler(TicketRuleBroken)
-    async def _rule(request: Request, exc: TicketRuleBroken) -> JSONResponse:
-        detail = exc.message("en" if wants_english(request) else "es")
-        return problem(request, 409, exc.code, detail, title="Not allowed in this state")
-
-    @app.exception_handler(AccessRefused)
-    async def _refused_access(request: Request, exc: AccessRefused) -> JSONResponse:
-        detail = exc.message("en" if wants_english(request) else "es")
-        return problem(request, 403, exc.code, detail)
-
-    @app.exception_handler(NotRegistered)
-    async def _not_registered(request: Request, exc: NotRegistered) -> JSONResponse:
-        detail = exc.message("en" if wants_english(request) else "es")
-        return problem(request, 404, exc.code, detail)
-
-    @app.exception_handler(TicketNotFound)
-    async def _missing(request: Request, exc: TicketNotFound) -> JSONResponse:
-        detail = f"No ticket {exc}." if wants_english(request) else f"No existe el ticket {exc}."
-        return problem(request, 404, "ticket-not-found", detail)
-
-    @app.exception_handler(StaleVersion)
-    async def _stale(request: Request, exc: StaleVersion) -> JSONResponse:
-        detail = (
-            f"The ticket changed: it is at version {exc.current}. Read it again and retry."
-            if wants_english(request)
-            else f"El ticket cambió: está en la versión {exc.current}. Léalo de nuevo y reintente."
-        )
-        return problem(request, 412, "stale-version", detail, headers={"ETag": f'"{exc.current}"'})
-
-    @app.exception_handler(ConcurrentUpdate)
-    async def _race(request: Request, exc: ConcurrentUpdate) -> JSONResponse:
-        detail = (
-            "Another change to this ticket was saved first; read it again and retry."
-            if wants_english(request)
-            else "Otro cambio a este ticket se guardó primero; léalo de nuevo y reintente."
-        )
-        return problem(request, 409, "concurrent-update", detail)
-
     @app.exception_handler(CaseNumbersBusy)
     async def _busy(request: Request, exc: CaseNumbersBusy) -> JSONResponse:
         detail = (
@@ -171,15 +210,6 @@ def install(app: FastAPI) -> None:
             "Reintente en breve."
         )
         return problem(request, 503, "case-numbers-busy", detail, headers={"Retry-After": "1"})
-
-    @app.exception_handler(IdempotencyKeyReused)
-    async def _reused(request: Request, exc: IdempotencyKeyReused) -> JSONResponse:
-        detail = (
-            "This Idempotency-Key was already used for a different request."
-            if wants_english(request)
-            else "Esta Idempotency-Key ya se usó con una solicitud diferente."
-        )
-        return problem(request, 422, "idempotency-key-reused", detail)
 
     @app.exception_handler(InvalidCursor)
     async def _cursor(request: Request, exc: InvalidCursor) -> JSONResponse:

@@ -22,6 +22,14 @@ from ticket_api.domain.ticket import Ticket
 
 SERVICE = "service"
 
+CLOSERS = {
+    "confirmed": ("customer", *STAFF),
+    "customer_request": ("customer", *STAFF),
+    "expired": (*STAFF, SERVICE),
+    "abandoned": (*STAFF, SERVICE),
+}
+"""Who may close a ticket, per closure: expiry and abandonment also by sla-monitor's timers."""
+
 
 def ticket_id(app: TicketDesk, ticket_ref: str) -> UUID:
     """The id behind a reference: a UUID, or a case number such as ``BTW-000123``."""

@@ -16,9 +16,9 @@ from fastapi import APIRouter, Request
 
 from ticket_api import commands as c
 from ticket_api.api.principals import STAFF
+from ticket_api.api.tickets import bulk, queries
 from ticket_api.api.tickets import models as m
-from ticket_api.api.tickets import queries
-from ticket_api.api.tickets.access import SERVICE, opening_for
+from ticket_api.api.tickets.access import CLOSERS, SERVICE, opening_for
 from ticket_api.api.tickets.context import Asking, AskingOnTicket
 from ticket_api.application import TicketNotFound
 
@@ -39,6 +39,7 @@ def open_ticket(body: m.OpenTicket, ask: Asking, request: Request) -> m.TicketOu
 
 
 router.include_router(queries.router)  # after opening, before the commands: the document's order
+router.include_router(bulk.router)
 
 
 def command_route(path: str, summary: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -119,15 +120,6 @@ def reopen(ticket_ref: str, body: m.Reopen, ask: AskingOnTicket) -> m.TicketOut:
     ask.principal.require("customer", *STAFF, doing="reopen tickets")
     ticket, caller = ask.on(ticket_ref)
     return ask.answer(ask.desk.reopen(ticket, c.Reopen(body.reason), caller))
-
-
-CLOSERS = {
-    "confirmed": ("customer", *STAFF),
-    "customer_request": ("customer", *STAFF),
-    "expired": (*STAFF, SERVICE),
-    "abandoned": (*STAFF, SERVICE),
-}
-"""Who may close a ticket, per closure: expiry and abandonment also by sla-monitor's timers."""
 
 
 @command_route("close", "Close for good")
