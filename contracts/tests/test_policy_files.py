@@ -179,7 +179,8 @@ def test_a_folder_reports_every_broken_file_and_duplicate_ids(tmp_path: Path) ->
     with pytest.raises(PolicyFileError) as caught:
         load_policies(tmp_path)
     problems = caught.value.problems
-    assert any("b.yaml: id 'acme' is already used" in p for p in problems)
+    # the same id in two files is two versions of one policy: here both say version 1
+    assert any("b.yaml: version 1 of policy 'acme' is already in a.yaml" in p for p in problems)
     assert any("c.yaml: priorities[0].targets.resolution.within" in p for p in problems)
 
 

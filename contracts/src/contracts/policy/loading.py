@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -147,12 +148,17 @@ def load_policy(path: Path | str) -> SupportPolicy:
 
 
 def load_policies(folder: Path | str) -> dict[str, SupportPolicy]:
-    """Every ``*.yaml`` policy in a folder, by id; all broken files are reported together."""
+    """Every ``*.yaml`` policy in a folder, by id; all broken files are reported together.
+
+    Several files may hold versions of one policy (same id, ``version`` 1, 2, …, each later one
+    with its ``effective_from``): the id then maps to the latest version, and every version
+    answers ``in_force(at)`` — services ask for the version that governs an instant.
+    """
     root = Path(folder)
     files = sorted([*root.glob("*.yaml"), *root.glob("*.yml")])
     if not files:
         raise PolicyFileError(root, ["no policy files (*.yaml) in this folder"])
-    policies: dict[str, SupportPolicy] = {}
+    found: dict[str, dict[int, tuple[Path, SupportPolicy]]] = {}
     problems: list[str] = []
     for file in files:
         try:
@@ -160,15 +166,54 @@ def load_policies(folder: Path | str) -> dict[str, SupportPolicy]:
         except PolicyFileError as exc:
             problems += [f"{exc.path}: {p}" for p in exc.problems]
             continue
-        if policy.id in policies:
-            problems.append(f"{file}: id {policy.id!r} is already used by another file")
-        clash = next((p for p in policies.values() if p.case_prefix == policy.case_prefix), None)
+        versions = found.setdefault(policy.id, {})
+        if policy.version in versions:
+            problems.append(
+                f"{file}: version {policy.version} of policy {policy.id!r} is already in "
+                f"{versions[policy.version][0].name}"
+            )
+            continue
+        clash = next(
+            (
+                p
+                for other in found.values()
+                for _, p in other.values()
+                if p.id != policy.id and p.case_prefix == policy.case_prefix
+            ),
+            None,
+        )
         if clash is not None:
             problems.append(
                 f"{file}: case_prefix {policy.case_prefix!r} is already used by policy "
                 f"{clash.id!r}; case numbers must tell policies apart"
             )
-        policies[policy.id] = policy
+        versions[policy.version] = (file, policy)
+    policies: dict[str, SupportPolicy] = {}
+    for policy_id, versions in found.items():
+        ordered = tuple(p for _, (_, p) in sorted(versions.items()))
+        problems += _version_problems(ordered, {p.version: f for f, p in versions.values()})
+        policies[policy_id] = ordered[-1].with_versions(ordered)
     if problems:
         raise PolicyFileError(root, problems)
     return policies
+
+
+def _version_problems(ordered: tuple[SupportPolicy, ...], files: dict[int, Path]) -> list[str]:
+    """A later version must say from when it governs, after the one before it, and keep the
+    case prefix (numbering goes on across versions)."""
+    problems = []
+    for before, after in pairwise(ordered):
+        where = files[after.version]
+        if after.effective_from is None:
+            problems.append(f"{where}: version {after.version} needs effective_from")
+        elif before.effective_from is not None and after.effective_from <= before.effective_from:
+            problems.append(
+                f"{where}: effective_from must come after version {before.version}'s "
+                f"({before.effective_from.isoformat()})"
+            )
+        if after.case_prefix != before.case_prefix:
+            problems.append(
+                f"{where}: case_prefix {after.case_prefix!r} differs from version "
+                f"{before.version}'s {before.case_prefix!r}; case numbers go on across versions"
+            )
+    return problems

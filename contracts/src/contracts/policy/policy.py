@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
-from pydantic import Field, PrivateAttr, StringConstraints, model_validator
+from pydantic import AwareDatetime, Field, PrivateAttr, StringConstraints, model_validator
 
 from contracts.calendar import BusinessCalendar, ClosedDay
 from contracts.policy.models import (
@@ -119,8 +119,36 @@ class SupportPolicy(_Spec):
     email_intake: EmailIntake | None = None
     """Type and priority of requests by email; empty: the first type at its default priority
     (or the policy's last priority)."""
+    version: Annotated[int, Field(ge=1)] = 1
+    """Which version of this policy the file is: a changed promise is a new version, in a file
+    of its own beside the earlier ones (``000-bitam.v2.yaml``), never an edit of history."""
+    effective_from: AwareDatetime | None = None
+    """From when this version governs: tickets opened from this instant on. Tickets opened
+    earlier keep the version they were opened under, to the end (their clocks, deadlines and
+    outcomes never change with a later version). Empty: since always (a first version)."""
 
     _calendars: dict[str, BusinessCalendar] = PrivateAttr(default_factory=dict)
+    _versions: tuple[SupportPolicy, ...] = PrivateAttr(default=())
+
+    def in_force(self, at: datetime) -> SupportPolicy:
+        """The version of this policy that governs what starts at ``at`` (a ticket opened
+        then): the latest whose ``effective_from`` is not after ``at``."""
+        chosen = self
+        for version in self._versions or (self,):
+            if version.effective_from is None or version.effective_from <= at:
+                chosen = version
+        return chosen
+
+    @property
+    def versions(self) -> tuple[SupportPolicy, ...]:
+        """Every version of this policy, oldest first (just this one when it has no other)."""
+        return self._versions or (self,)
+
+    def with_versions(self, versions: tuple[SupportPolicy, ...]) -> SupportPolicy:
+        """Tie the versions of one policy together (the loader does), oldest first."""
+        for version in versions:
+            version._versions = versions
+        return self
 
     # -- cross-references ------------------------------------------------------------------
 

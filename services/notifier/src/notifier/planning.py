@@ -66,10 +66,11 @@ class Planner:
                 ticket.version,
                 ticket.model_dump_json(),
             )
-        policy = self.policies.get(event.policy)
-        if policy is None:
+        latest = self.policies.get(event.policy)
+        if latest is None:
             log.warning("event %s names unknown policy %r; nobody told", event.id, event.policy)
             return
+        policy = latest.in_force(event.time)  # whom to tell, as the version then in force says
         now = self.clock.now()
         if now - event.time > self.stale_after:
             log.info("event %s is from %s: too old to tell anyone now", event.id, event.time)

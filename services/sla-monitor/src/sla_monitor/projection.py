@@ -289,7 +289,8 @@ def replay(
     None while its Opened event is missing or its policy unknown."""
     if not rows or rows[0]["name"] != "ticket.opened" or rows[0]["policy"] not in policies:
         return None
-    policy = policies[rows[0]["policy"]]
+    # the promise made when the ticket was opened governs it to the end (policy versions)
+    policy = policies[rows[0]["policy"]].in_force(rows[0]["at"])
     sla: TicketSla | None = None
     for row in rows:
         raw = row["payload"]

@@ -211,7 +211,7 @@ def build_receipt(
     policy unknown, as for ``replay``."""
     if not rows or rows[0]["name"] != te.Opened.event_name or rows[0]["policy"] not in policies:
         return None
-    policy = policies[rows[0]["policy"]]
+    policy = policies[rows[0]["policy"]].in_force(rows[0]["at"])  # as ``replay`` does
     events = list(_parsed(rows))
     first, opened_at = events[0]
     assert isinstance(first, te.Opened)

@@ -146,9 +146,11 @@ class TicketStore(Application[UUID]):
 
     # -- reading -----------------------------------------------------------------------------
 
-    def policy(self, policy_id: str) -> SupportPolicy:
+    def policy(self, policy_id: str, at: datetime | None = None) -> SupportPolicy:
+        """The version of a policy in force at ``at`` (now by default): a request is checked
+        against the promise in force when it arrives."""
         try:
-            return self.policies[policy_id]
+            return self.policies[policy_id].in_force(at or self.clock.now())
         except KeyError:
             raise PolicyRuleBroken(
                 "unknown-policy",
@@ -281,7 +283,8 @@ class TicketStore(Application[UUID]):
             authorize(ticket)  # e.g. a customer may act on their own tenant's tickets only
         if expected_version is not None and expected_version != ticket.version:
             raise StaleVersion(ticket.version)
-        command(ticket, self.policy(ticket.policy), self.clock.now())
+        # the ticket lives under the policy version in force when it was opened
+        command(ticket, self.policy(ticket.policy, at=ticket.created_on), self.clock.now())
         try:
             self.save(ticket, *self._remember(idempotency, ticket))
         except RecordConflictError:

@@ -44,6 +44,7 @@ async def ticket_clocks(ticket: Ticket, reader: Reader) -> dict[str, Any]:
         "case_number": facts.case_number,
         "title": facts.title,
         "policy": sla.policy.id,
+        "policy_version": sla.policy.version,
         "tenant": ticket.tenant,
         "priority": sla.priority,
         "assignee": assignee_json(facts.assignee),

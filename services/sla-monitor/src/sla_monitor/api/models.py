@@ -67,6 +67,10 @@ class TicketClocks(Answer):
     case_number: str
     title: str
     policy: str
+    policy_version: int = Field(
+        description="The version of the policy that governs this ticket's clocks: the one in "
+        "force when it was opened (a later version never changes them)."
+    )
     tenant: str
     priority: str
     assignee: Assignee | None
