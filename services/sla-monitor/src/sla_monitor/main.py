@@ -28,7 +28,7 @@ from contracts.policy import load_policies
 from contracts.simclock import service_clock
 from contracts.telemetry import observe, serve, setup_logging
 from contracts.web import Introspection
-from sla_monitor import api
+from sla_monitor import api, web
 from sla_monitor.commands import TicketApiCommands, TicketCommands
 from sla_monitor.projection import SlaProjection
 from sla_monitor.settings import Settings
@@ -173,6 +173,7 @@ def create_app(
     app.state.projection = projection
     api.install_problems(app)
     api.routes(app)
+    web.install(app, settings)
     observe(app, "sla-monitor")
     return app
 

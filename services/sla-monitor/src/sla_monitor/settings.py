@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from contracts.messaging.database import PostgresSettings
@@ -45,3 +46,12 @@ class Settings(PostgresSettings):
     """How far back (in event time) each poll of the stream looks again, so a clock written
     late with an earlier event time is still sent; repeats are filtered out."""
     page_size_cap: int = 200
+    board_secret: SecretStr | None = None
+    """Signs the board's session and CSRF cookies (HMAC-SHA256). Unset, a random key per
+    process: sessions live in the process anyway (ADR 0021), so nothing is lost but restarts."""
+    board_cookie_secure: bool = False
+    """Mark the board's cookies ``Secure`` (production, behind HTTPS); off for make run."""
+    board_session_hours: float = 12.0
+    """How long a board sign-in lasts (a shift); each page re-checks the credential anyway."""
+    board_page_size: int = 100
+    """Rows of the queue's first page (the rest are counted, and reached by the filters)."""

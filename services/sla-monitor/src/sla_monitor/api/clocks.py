@@ -17,10 +17,11 @@ from contracts.web import CurrentPrincipal
 from sla_monitor import queries
 from sla_monitor.api import models
 from sla_monitor.api.deps import Reader, SlaReader, Ticket, local_zone, ticket_not_found
-from sla_monitor.api.params import parse_within, period
+from sla_monitor.api.params import aware, parse_within, period
 from sla_monitor.api.shape import UTC_ZONE, assignee_json, clock_json, instant, row_json
 from sla_monitor.projection import replay
 from sla_monitor.queries import Where
+from sla_monitor.tickets import ticket_facts
 
 router = APIRouter(prefix="/v1/sla", tags=["sla"])
 Name = Annotated[str | None, Query(max_length=100)]
@@ -33,12 +34,25 @@ Limit = Annotated[int | None, Query(ge=1)]
     response_model=models.TicketClocks,
     responses=models.problems(401, 404, 503),
 )
-async def ticket_clocks(ticket: Ticket, reader: Reader) -> dict[str, Any]:
-    """The ticket's clocks as of now, with its case number, title, assignee and state."""
-    sla = replay(reader.policies, ticket.rows)
+async def ticket_clocks(
+    ticket: Ticket,
+    reader: Reader,
+    as_of: Annotated[
+        datetime | None,
+        Query(description="Replay only the events stored up to this instant: the clocks then"),
+    ] = None,
+) -> dict[str, Any]:
+    """The ticket's clocks as of now, with its case number, title, assignee and state; with
+    ``as_of``, as they stood at that instant (``now`` and ``ticket_version`` say which)."""
+    rows, facts, now = ticket.rows, ticket.facts, reader.clock.now()
+    if as_of is not None:
+        now = aware(as_of, "as_of") or now
+        rows = [row for row in rows if row["at"] <= now]
+        facts = ticket_facts(rows) or facts
+    sla = replay(reader.policies, rows)
     if sla is None:
         raise ticket_not_found(ticket.ref)
-    now, zone, facts = reader.clock.now(), local_zone(sla.policy), ticket.facts
+    zone = local_zone(sla.policy)
     return {
         "ticket_id": str(ticket.ticket_id),
         "case_number": facts.case_number,
@@ -52,7 +66,7 @@ async def ticket_clocks(ticket: Ticket, reader: Reader) -> dict[str, Any]:
         "state": facts.state.value,
         "time_zone": zone.key,
         "now": instant(now, zone),
-        "ticket_version": ticket.rows[-1]["version"],
+        "ticket_version": rows[-1]["version"],
         "clocks": [
             clock_json(view, sla.clocks[view.metric].running_since is not None, zone)
             for view in sla.view(now)
