@@ -85,3 +85,7 @@ report: sync  ## the SLA report of a period: make report ARGS='--from 2026-11-02
 
 whatif: sync  ## a candidate policy replayed on a period: make whatif ARGS='--policy cand.yaml --from … --to …'
 	@POSTGRES_HOST=$${POSTGRES_HOST:-127.0.0.1} POSTGRES_PORT=$${POSTGRES_PORT:-$(or $(PG_PORT),5433)} POSTGRES_USER=$${POSTGRES_USER:-supportdesk} POSTGRES_PASSWORD=$${POSTGRES_PASSWORD:-embedded} POSTGRES_DBNAME=$${POSTGRES_DBNAME:-sla} $(RUN) supportdesk-whatif $(ARGS)
+
+.PHONY: bench-board
+bench-board: sync  ## the board's first page at 10,000 open tickets and one SSE connection's memory (ARGS=--smoke: 200)
+	@$(RUN) python bench/board.py $(ARGS)
