@@ -23,6 +23,7 @@ TITLES = {
     415: "Unsupported media type",
     422: "Unprocessable request",
     428: "Precondition required",
+    429: "Too many requests",
     500: "Internal error",
     503: "Service unavailable",
 }

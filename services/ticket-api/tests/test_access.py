@@ -261,10 +261,58 @@ def test_each_principal_is_rate_limited_and_told_when_to_retry(
         assert api.client.get("/v1/tickets", headers=CUSTOMER).status_code == 200
 
 
-def test_guessing_keys_is_slowed_down(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+def test_every_authenticated_answer_tells_the_principal_its_rate_limit(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    for api in running_api(request, tmp_path, "sqlite", rate_limit="3/minute"):
+        answers = [api.client.get("/v1/tickets", headers=AGENT) for _ in range(2)]
+        missing = api.client.get("/v1/tickets/BIT-999999", headers=AGENT)  # an error answer
+        limited = api.client.get("/v1/tickets", headers=AGENT)
+        for answer in (*answers, missing, limited):
+            assert answer.headers["RateLimit-Policy"] == '"per-principal";q=3;w=60'
+        remaining = [a.headers["RateLimit"].split(";")[1] for a in (*answers, missing, limited)]
+        assert remaining == ["r=2", "r=1", "r=0", "r=0"]
+        assert missing.status_code == 404
+        reset = int(limited.headers["RateLimit"].split(";t=")[1])
+        assert 0 < reset <= 60 and limited.headers["Retry-After"] == str(reset)
+        # Unauthenticated answers say nothing about anyone's allowance.
+        anonymous = api.client.get("/v1/tickets")
+        assert anonymous.status_code == 401 and "RateLimit" not in anonymous.headers
+
+
+def test_the_429_problem_has_a_title_in_the_clients_language(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    for api in running_api(request, tmp_path, "sqlite", rate_limit="1/minute"):
+        api.client.get("/v1/tickets", headers=AGENT)
+        spanish = api.client.get("/v1/tickets", headers=AGENT)
+        english = api.client.get("/v1/tickets", headers={**AGENT, "Accept-Language": "en"})
+        assert is_problem(spanish, 429) and spanish.json()["title"] == "Demasiadas solicitudes"
+        assert is_problem(english, 429) and english.json()["title"] == "Too many requests"
+
+
+def test_repeating_a_refused_key_is_slowed_down(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     for api in running_api(request, tmp_path, "sqlite", failed_auth_rate_limit="3/minute"):
-        guesses = [
-            api.client.get("/v1/tickets", headers=bearer(f"sdk_{i:012x}_guess")).status_code
-            for i in range(4)
-        ]
+        dead = bearer("sdk_000000000000_revoked")
+        guesses = [api.client.get("/v1/tickets", headers=dead).status_code for _ in range(4)]
         assert guesses == [401, 401, 401, 429]
+        assert is_problem(api.client.get("/v1/tickets", headers=dead), 429)
+
+
+def test_bad_keys_from_an_address_never_lock_out_a_valid_key_from_it(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Anyone behind a customer's NAT sending 30 bad keys must not shut the customer out."""
+    for api in running_api(request, tmp_path, "sqlite", failed_auth_rate_limit="30/minute"):
+        bad = [
+            api.client.get("/v1/tickets", headers=bearer(f"sdk_{i:012x}_guess")).status_code
+            for i in range(30)
+        ]
+        assert set(bad) == {401}
+        for _ in range(31):
+            api.client.get("/v1/tickets", headers=bearer("sdk_000000000000_guess"))
+        # The same address (the test client's) presenting the customer's key is served.
+        assert api.client.get("/v1/tickets", headers=CUSTOMER).status_code == 200
+        assert api.client.get("/v1/tickets", headers={"X-API-Key": "dev-customer"}).is_success

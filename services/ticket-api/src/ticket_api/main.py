@@ -29,7 +29,7 @@ from ticket_api.api.intake.views import router as intake_router
 from ticket_api.api.introspection import router as introspection_router
 from ticket_api.api.outbox.views import router as outbox_router
 from ticket_api.api.policies.views import router as policies_router
-from ticket_api.api.principals import Authenticator
+from ticket_api.api.principals import Authenticator, RateLimitHeaders
 from ticket_api.api.tickets.views import router as tickets_router
 from ticket_api.application import TicketDesk
 from ticket_api.attachments import AttachmentStore
@@ -129,6 +129,7 @@ def create_app(
     problems.install(app)
     _limit_body_size(app, settings.max_body_bytes, {"/v1/intake/email": settings.email_max_bytes})
     # Outermost of ours: a request beyond capacity is refused before any work (ADR 15).
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(
         AdmissionLimit,
         limit=settings.max_concurrent_requests,

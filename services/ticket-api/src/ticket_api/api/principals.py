@@ -12,21 +12,29 @@ staff member is shut out at once, whatever credential they hold:
 - **Development keys** (``TICKET_API_DEV_MODE=true`` only, as ``make run`` does): fixed keys
   for the seeded development directory (see README).
 
-Each principal is rate limited (a moving window per principal; failed authentications per
-client address), answering 429 with ``Retry-After``. Credentials are never logged.
+Each principal is rate limited (a moving window per principal), answering 429 with
+``Retry-After``; every authenticated answer tells the caller where it stands with the
+``RateLimit-Policy`` and ``RateLimit`` fields (``RateLimitHeaders``). Failed authentications
+are slowed down per credential presented and client address, never per address alone: a
+credential is always checked first, so nobody sharing a customer's NAT can lock that customer
+out by sending bad keys. Credentials are never logged (the failure counter keys on a hash).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
+import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
-from limits import parse
+from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ticket_api.api.problems import Problem
 from ticket_api.directory import STAFF_ROLES, Directory, Holder
@@ -117,34 +125,59 @@ class Authenticator:
         header = request.headers.get("authorization", "")
         credential = header[7:].strip() if header.lower().startswith("bearer ") else None
         credential = credential or request.headers.get("x-api-key")
-        client = request.client.host if request.client else "unknown"
-        if not self.limiter.test(self.per_failure, "failed", client):
-            raise self._too_many(self.per_failure)
         try:
             holder = self._holder(credential) if credential else None
         except AccessRefused as refused:
             raise Problem(403, refused.code, en=refused.en, es=refused.es) from None
         if holder is None:
-            self.limiter.hit(self.per_failure, "failed", client)
-            raise Problem(
-                401,
-                "not-authenticated",
-                en="Send a valid API key or token: 'Authorization: Bearer <key>' (see README).",
-                es="Envíe una clave o token válidos: 'Authorization: Bearer <clave>' (vea README).",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if not self.limiter.hit(self.per_principal, holder.kind, holder.id):
-            raise self._too_many(self.per_principal)
+            raise self._failed(request, credential or "")
+        allowed = self.limiter.hit(self.per_principal, holder.kind, holder.id)
+        remaining, reset = self._standing(self.per_principal, holder.kind, holder.id)
+        headers = rate_limit_headers(self.per_principal, remaining, reset)
+        request.state.rate_limit = headers
+        if not allowed:
+            raise self._too_many(self.per_principal, reset, headers)
         return Principal.of(holder)
 
-    def _too_many(self, limit: Any) -> Problem:
-        seconds = int(limit.get_expiry())
+    def _failed(self, request: Request, credential: str) -> Problem:
+        """A 401, or a 429 once this credential failed too often from this address.
+
+        The counter is keyed by what was presented (a SHA-256 of it, never the credential)
+        and where from: a client retrying a dead key is slowed down, while the same address
+        presenting a valid key was already served above. Counting per address alone would
+        let anyone behind a customer's NAT lock that customer out with 30 bad keys.
+        """
+        client = request.client.host if request.client else "unknown"
+        presented = hashlib.sha256(credential.encode()).hexdigest()[:32]
+        if not self.limiter.hit(self.per_failure, "failed", client, presented):
+            _, reset = self._standing(self.per_failure, "failed", client, presented)
+            return self._too_many(self.per_failure, reset)
+        return Problem(
+            401,
+            "not-authenticated",
+            en="Send a valid API key or token: 'Authorization: Bearer <key>' (see README).",
+            es="Envíe una clave o token válidos: 'Authorization: Bearer <clave>' (vea README).",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    def _standing(self, limit: RateLimitItem, *key: str) -> tuple[int, int]:
+        """Requests left in the moving window, and seconds until its oldest one leaves it."""
+        stats = self.limiter.get_window_stats(limit, *key)
+        reset = max(0, math.ceil(stats.reset_time - time.time()))
+        return max(0, stats.remaining), reset
+
+    def _too_many(
+        self, limit: RateLimitItem, reset: int, headers: dict[str, str] | None = None
+    ) -> Problem:
+        seconds = max(1, reset)
         return Problem(
             429,
             "too-many-requests",
             en=f"Too many requests; at most {limit}. Retry in {seconds} s.",
             es=f"Demasiadas solicitudes; como máximo {limit}. Reintente en {seconds} s.",
-            headers={"Retry-After": str(seconds)},
+            headers={**(headers or {}), "Retry-After": str(seconds)},
+            title_en="Too many requests",
+            title_es="Demasiadas solicitudes",
         )
 
     def _holder(self, credential: str) -> Holder | None:
@@ -190,6 +223,58 @@ class Authenticator:
                 return None
             return self.directory.resolve("customer", contact.contact_id, contact.tenant)
         return self.directory.resolve(kind, str(claims["sub"]))
+
+
+POLICY_NAME = "per-principal"
+
+
+def rate_limit_headers(limit: RateLimitItem, remaining: int, reset: int) -> dict[str, str]:
+    """The principal's standing as ``RateLimit-Policy`` and ``RateLimit`` fields.
+
+    The structured-field form of draft-ietf-httpapi-ratelimit-headers-08 to -11 (current):
+    ``RateLimit-Policy: "per-principal";q=600;w=60`` (a quota of 600 in a 60 s window) and
+    ``RateLimit: "per-principal";r=598;t=42`` (598 left; 42 s until the window frees one).
+    The older ``limit=, remaining=, reset=`` lists of drafts up to -07 are not sent: the
+    field names are the same, so sending both forms would be ambiguous to a client.
+    """
+    window = int(limit.get_expiry())
+    return {
+        "RateLimit-Policy": f'"{POLICY_NAME}";q={limit.amount};w={window}',
+        "RateLimit": f'"{POLICY_NAME}";r={remaining};t={reset}',
+    }
+
+
+class RateLimitHeaders:
+    """Adds the ``RateLimit`` fields of the authenticated principal to every answer.
+
+    Authentication runs in a dependency, which cannot reach error answers (a 404, a 409 or
+    the 429 are built by exception handlers), so the dependency leaves the fields in the
+    request's state and this middleware adds them to whatever is finally sent.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state: dict[str, Any] = scope.setdefault("state", {})
+
+        async def send_with_limits(message: Message) -> None:
+            headers: dict[str, str] | None = state.get("rate_limit")
+            if message["type"] == "http.response.start" and headers:
+                raw = list(message.get("headers", []))
+                present = {name.lower() for name, _ in raw}
+                raw += [
+                    (name.lower().encode(), value.encode())
+                    for name, value in headers.items()
+                    if name.lower().encode() not in present
+                ]
+                message = {**message, "headers": raw}
+            await send(message)
+
+        await self.app(scope, receive, send_with_limits)
 
 
 def current_principal(request: Request) -> Principal:

@@ -49,12 +49,17 @@ class Problem(Exception):
         es: str,
         headers: dict[str, str] | None = None,
         field: str | None = None,
+        title_en: str | None = None,
+        title_es: str | None = None,
     ) -> None:
         super().__init__(en)
         self.status, self.code, self.en, self.es = status, code, en, es
         self.headers = headers or {}
         self.field = field
         """The request's part at fault (a parameter, a field), listed in ``errors``."""
+        self.title_en, self.title_es = title_en, title_es
+        """A title in each language, for problems a person reads on screen (the 429); the
+        others keep the status's standard English title, which clients may already match."""
 
 
 def wants_english(request: Request) -> bool:
@@ -123,7 +128,10 @@ def refusal(exc: Exception, *, english: bool) -> Refusal | None:
             errors = [{"field": exc.field, "message": exc.en if english else exc.es}]
             errors[0]["type"] = exc.code
         detail = exc.en if english else exc.es
-        return Refusal(exc.status, exc.code, detail, errors=errors, headers=exc.headers)
+        title = exc.title_en if english else exc.title_es
+        return Refusal(
+            exc.status, exc.code, detail, title=title, errors=errors, headers=exc.headers
+        )
     if isinstance(exc, RequestRefused):
         detail = exc.message(language)
         errors = [{"field": exc.field, "message": detail, "type": exc.code}]
