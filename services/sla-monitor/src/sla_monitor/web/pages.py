@@ -76,19 +76,21 @@ async def queue(
         instant = parse_instant(as_of)
     except ValueError:
         instant, error = None, words("bad_instant")
-    position = None
+    position, size = None, board.settings.board_page_size
     if instant is None:
-        rows = await service.queue_now(reader=reader, scope=scope, filters=filters)
+        rows, total = await service.queue_now(
+            reader=reader, scope=scope, filters=filters, page=size
+        )
     else:
         rows, position = await service.queue_as_of(
             reader=reader, scope=scope, filters=filters, as_of=instant
         )
-    size = board.settings.board_page_size
+        total = len(rows)
     page = board.page(
         "queue.html",
         words,
         rows=rows[:size],
-        total=len(rows),
+        total=total,
         filters=filters,
         choices=await service.choices(reader=reader, scope=viewer.scope()),
         as_of=instant,

@@ -141,40 +141,61 @@ def calendar_of(policy: SupportPolicy, row: Row) -> BusinessCalendar | None:
 
 
 def live_rows(
-    policies: Mapping[str, SupportPolicy], records: Iterable[Row], now: datetime
+    policies: Mapping[str, SupportPolicy],
+    records: Iterable[Row],
+    now: datetime,
+    *,
+    page: int | None = None,
 ) -> list[QueueRow]:
     """Queue rows from stored clock rows (``OPEN_CLOCKS``), moved to ``now``; most urgent
-    first."""
-    best: dict[UUID, QueueRow] = {}
+    first. With ``page``, only that many (how long each may tick is worked out for them only:
+    at 10,000 open tickets it is the dearest step)."""
+    best: dict[UUID, tuple[float, Row, BusinessCalendar, SupportPolicy]] = {}
+    calendars: dict[tuple[Any, ...], BusinessCalendar | None] = {}
     for r in records:
         policy = policies.get(r["policy"])
-        calendar = None if policy is None else calendar_of(policy, r)
-        if policy is None or calendar is None or r["target_seconds"] is None:
+        if policy is None or r["target_seconds"] is None:
+            continue
+        key = (r["policy"], r["metric"], r["priority"], r["ticket_type"], r["modality"])
+        if key not in calendars:
+            calendars[key] = calendar_of(policy, r)
+        calendar = calendars[key]
+        if calendar is None:
             continue
         used = r["used_seconds"]
         if r["running"]:
             used += calendar.between(r["as_of"], now).total_seconds()
-        row = QueueRow(
-            ticket_id=r["ticket_id"],
-            case_number=r["case_number"],
-            title=r["title"],
-            tenant=r["tenant"],
-            policy=r["policy"],
-            priority=r["priority"],
-            assignee_id=r["assignee_id"],
-            assignee_name=r["assignee_name"],
-            state=r["state"],
-            metric=r["metric"],
-            target=r["target_seconds"],
-            remaining=r["target_seconds"] - used,
-            running=r["running"],
-            ticking_for=ticking_for(calendar, now) if r["running"] else 0.0,
-            at_risk_share=warning_share(policy),
-        )
-        held = best.get(row.ticket_id)
-        if held is None or row.remaining < held.remaining:
-            best[row.ticket_id] = row
-    return ranked(best.values())
+        remaining = r["target_seconds"] - used
+        held = best.get(r["ticket_id"])
+        if held is None or remaining < held[0]:
+            best[r["ticket_id"]] = (remaining, r, calendar, policy)
+    order = sorted(best.values(), key=lambda b: (b[0], b[1]["case_number"]))
+    return [
+        queue_row(r, remaining, calendar, policy, now)
+        for remaining, r, calendar, policy in order[:page]
+    ]
+
+
+def queue_row(
+    r: Row, remaining: float, calendar: BusinessCalendar, policy: SupportPolicy, now: datetime
+) -> QueueRow:
+    return QueueRow(
+        ticket_id=r["ticket_id"],
+        case_number=r["case_number"],
+        title=r["title"],
+        tenant=r["tenant"],
+        policy=r["policy"],
+        priority=r["priority"],
+        assignee_id=r["assignee_id"],
+        assignee_name=r["assignee_name"],
+        state=r["state"],
+        metric=r["metric"],
+        target=r["target_seconds"],
+        remaining=remaining,
+        running=r["running"],
+        ticking_for=ticking_for(calendar, now) if r["running"] else 0.0,
+        at_risk_share=warning_share(policy),
+    )
 
 
 def ranked(rows: Iterable[QueueRow]) -> list[QueueRow]:

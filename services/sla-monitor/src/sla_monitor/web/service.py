@@ -47,12 +47,16 @@ def open_where(filters: Filters, scope: Scope) -> Where:
     return where
 
 
-async def queue_now(*, reader: SlaReader, scope: Scope, filters: Filters) -> list[QueueRow]:
-    """Every open ticket of the scope with its most urgent clock, as of the clock's now."""
+async def queue_now(
+    *, reader: SlaReader, scope: Scope, filters: Filters, page: int
+) -> tuple[list[QueueRow], int]:
+    """The first ``page`` open tickets of the scope by their most urgent clock, as of the
+    clock's now, and how many tickets are open in all."""
     where = open_where(filters, scope)
     async with reader.db().acquire() as conn:
         records = await conn.fetch(OPEN_CLOCKS.format(where=where.sql()), *where.args)
-    return live_rows(reader.policies, records, reader.clock.now())
+    rows = live_rows(reader.policies, records, reader.clock.now(), page=page)
+    return rows, len({r["ticket_id"] for r in records})
 
 
 async def queue_row(
