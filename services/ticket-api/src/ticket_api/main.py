@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from contracts import openapi
 from contracts.clock import Clock
 from contracts.messaging.streams import StreamSettings
 from contracts.policy import load_policies
@@ -29,7 +30,7 @@ from ticket_api.api.intake.views import router as intake_router
 from ticket_api.api.introspection import router as introspection_router
 from ticket_api.api.outbox.views import router as outbox_router
 from ticket_api.api.policies.views import router as policies_router
-from ticket_api.api.principals import Authenticator, RateLimitHeaders
+from ticket_api.api.principals import Authenticator, RateLimitHeaders, current_principal
 from ticket_api.api.tickets.views import router as tickets_router
 from ticket_api.application import TicketDesk
 from ticket_api.attachments import AttachmentStore
@@ -142,6 +143,16 @@ def create_app(
     app.include_router(introspection_router)
     app.include_router(outbox_router)
     _health(app)
+    openapi.publish(
+        app,
+        authenticated={current_principal},
+        always={503: "The ticket store is unreachable; Retry-After says when to retry"},
+        with_body={
+            400: "The body is not valid JSON (malformed-json)",
+            413: "The body is larger than allowed (body-too-large)",
+        },
+        rate_limited=True,
+    )
     observe(app, "ticket-api")
     return app
 

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from contracts.openapi import problems, with_headers
 from ticket_api.api.directory import models as m
 from ticket_api.api.principals import STAFF, CurrentPrincipal, Principal
 from ticket_api.api.problems import Problem
@@ -19,6 +20,9 @@ from ticket_api.directory import Directory, Holder
 from ticket_api.domain.errors import NotRegistered
 
 router = APIRouter(prefix="/v1", tags=["directory"])
+
+
+ALREADY = "Already registered under this id"
 
 
 def directory_of(request: Request) -> Directory:
@@ -58,7 +62,12 @@ def served(principal: Principal, tenant: str) -> None:
 # -- tenants and spaces ----------------------------------------------------------------------
 
 
-@router.post("/tenants", status_code=201, summary="Register a customer organization")
+@router.post(
+    "/tenants",
+    status_code=201,
+    summary="Register a customer organization",
+    responses=with_headers("Location", status=201) | problems(409, d409=ALREADY),
+)
 def register_tenant(
     body: m.TenantIn, principal: Admin, directory: DirectoryDep, response: Response
 ) -> m.TenantOut:
@@ -112,7 +121,12 @@ def contact_out(directory: Directory, tenant: str, contact_id: str) -> m.Contact
     return m.ContactOut.of(contact, spaces)
 
 
-@router.post("/tenants/{slug}/contacts", status_code=201, summary="Register a contact")
+@router.post(
+    "/tenants/{slug}/contacts",
+    status_code=201,
+    summary="Register a contact",
+    responses=with_headers("Location", status=201) | problems(409, d409=ALREADY),
+)
 def register_contact(
     slug: str, body: m.ContactIn, principal: Admin, directory: DirectoryDep, response: Response
 ) -> m.ContactOut:
@@ -148,7 +162,12 @@ def change_contact(
 # -- staff and keys --------------------------------------------------------------------------
 
 
-@router.post("/staff", status_code=201, summary="Register an agent, supervisor or admin")
+@router.post(
+    "/staff",
+    status_code=201,
+    summary="Register an agent, supervisor or admin",
+    responses=problems(409, d409=ALREADY),
+)
 def register_staff(body: m.StaffIn, principal: Admin, directory: DirectoryDep) -> m.StaffOut:
     member = directory.register_staff(
         staff_id=body.id,
@@ -166,7 +185,12 @@ def get_staff(staff_id: str, _: Reader, directory: DirectoryDep) -> m.StaffOut:
     return m.StaffOut.of(directory.staff(staff_id))
 
 
-@router.post("/api-keys", status_code=201, summary="Issue an API key (shown once)")
+@router.post(
+    "/api-keys",
+    status_code=201,
+    summary="Issue an API key (shown once)",
+    responses=problems(404, d404="The holder is not registered"),
+)
 def issue_key(body: m.KeyIn, principal: Admin, directory: DirectoryDep) -> m.NewKeyOut:
     holder = body.holder
     if holder.kind == "customer":

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from contracts.openapi import problems
 from ticket_api.api.principals import CurrentPrincipal
 from ticket_api.api.problems import Problem
 from ticket_api.parked_events import ParkedEvents
@@ -33,7 +34,11 @@ def _parked(request: Request) -> ParkedEvents:
     return parked
 
 
-@router.get("/parked", summary="Events the relay could not publish")
+@router.get(
+    "/parked",
+    summary="Events the relay could not publish",
+    responses=problems(404, d404="This ticket-api publishes nothing (no NATS): no relay"),
+)
 async def list_parked(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     principal.require("admin", doing="read the relay's parked events")
     parked = await run_in_threadpool(_parked(request).all)

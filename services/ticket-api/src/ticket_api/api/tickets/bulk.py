@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.openapi import with_headers
 from ticket_api import commands as c
 from ticket_api.api.principals import STAFF
 from ticket_api.api.problems import refusal, wants_english
@@ -94,7 +95,8 @@ def roles(command: BulkAssign | BulkReclassify | BulkNote | BulkClose) -> tuple[
     "/v1/tickets/bulk",
     response_model=BulkResult,
     summary="Apply one command to up to 100 tickets, each with its own If-Match and result",
-    responses=m.problems(403, 422),
+    operation_id="applyBulkCommand",
+    responses=m.problems(403, 422) | with_headers("Idempotent-Replayed"),
 )
 def bulk(body: BulkRequest, ask: Asking, request: Request) -> BulkResult:
     command = body.command

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from contracts.events.base import printable
+from contracts.openapi import PROBLEM_REF, ProblemDocument
 from contracts.problems import MEDIA_TYPE
 from ticket_api.domain.ticket import Ticket
 
@@ -260,16 +261,8 @@ class EventOut(BaseModel):
     data: dict[str, Any]
 
 
-class ProblemOut(BaseModel):
-    """RFC 9457: ``detail`` in Spanish, or English on ``Accept-Language: en``."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str
-    code: str = Field(description="Stable, to branch on.")
-    errors: list[dict[str, Any]] | None = None
+ProblemOut = ProblemDocument
+"""The one problem document of every service (``contracts.openapi``), also a bulk item's."""
 
 
 PROBLEM_TEXT = {
@@ -284,7 +277,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         status: {
             "description": PROBLEM_TEXT[status],
-            "content": {MEDIA_TYPE: {"schema": ProblemOut.model_json_schema()}},
+            "content": {MEDIA_TYPE: {"schema": PROBLEM_REF}},
         }
         for status in statuses
     }

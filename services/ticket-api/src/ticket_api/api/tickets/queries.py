@@ -14,6 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
+from contracts.openapi import problems, with_headers
 from ticket_api.api.parameters import KnownParameters
 from ticket_api.api.principals import CurrentPrincipal
 from ticket_api.api.problems import Problem
@@ -29,7 +30,11 @@ from ticket_api.text_search import MAX_QUERY_LENGTH
 from ticket_api.text_search import Query as TextQuery
 from ticket_api.wire import event_name, is_internal, payload
 
-router = APIRouter(prefix="/v1/tickets", dependencies=[KnownParameters])
+router = APIRouter(
+    prefix="/v1/tickets",
+    dependencies=[KnownParameters],
+    responses=problems(400, d400="A query parameter the operation does not declare"),
+)
 """Included by ``views.router`` (which tags the routes), between opening and the commands.
 Every read refuses query parameters it does not declare (``api.parameters``)."""
 
@@ -41,6 +46,7 @@ TimeFilter = Annotated[AwareDatetime | None, Query(description="With a time zone
     "",
     response_model=m.TicketPage,
     summary="Search tickets",
+    operation_id="listTickets",
     responses=m.problems(400, 422),
 )
 def search_tickets(
@@ -128,7 +134,11 @@ def search_tickets(
 
 
 @router.get(
-    "/{ticket_ref}", response_model=m.TicketOut, summary="Read a ticket (id or case number)"
+    "/{ticket_ref}",
+    response_model=m.TicketOut,
+    summary="Read a ticket (id or case number)",
+    operation_id="getTicket",
+    responses=with_headers("ETag"),
 )
 def get_ticket(
     ticket_ref: str, principal: CurrentPrincipal, app: Desk, response: Response
@@ -164,7 +174,12 @@ def get_attachment(
     )
 
 
-@router.get("/{ticket_ref}/events", response_model=list[m.EventOut], summary="Full history")
+@router.get(
+    "/{ticket_ref}/events",
+    response_model=list[m.EventOut],
+    summary="Full history",
+    operation_id="listTicketEvents",
+)
 def ticket_history(ticket_ref: str, principal: CurrentPrincipal, app: Desk) -> list[m.EventOut]:
     ticket = visible(app, principal, ticket_ref)
     out = []
