@@ -20,6 +20,7 @@ import nats
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
+from contracts import openapi
 from contracts.clock import Clock
 from contracts.events import SLA_STREAM, TICKETS_STREAM
 from contracts.messaging import finish, servers
@@ -28,7 +29,7 @@ from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
 from contracts.simclock import service_clock
 from contracts.telemetry import observe, serve, setup_logging
-from contracts.web import Introspection
+from contracts.web import Introspection, current_principal
 from notifier import api
 from notifier.channels import Sender
 from notifier.channels.chat import ChatSender
@@ -268,6 +269,13 @@ def create_app(
     api.install(app)
     app.include_router(webhooks.router)
     observe(app, "notifier")
+    # the published contract declares the auth, the problems and the ids clients rely on
+    openapi.publish(
+        app,
+        authenticated={current_principal},
+        always={503: "The delivery log or ticket-api (who the caller is) is unreachable"},
+        with_body={400: "The body is not valid JSON (malformed-json)"},
+    )
     return app
 
 

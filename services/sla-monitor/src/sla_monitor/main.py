@@ -19,6 +19,7 @@ import nats
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
+from contracts import openapi
 from contracts.clock import Clock
 from contracts.events import SLA_STREAM, TICKETS_STREAM
 from contracts.messaging import finish, servers
@@ -27,7 +28,7 @@ from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
 from contracts.simclock import service_clock
 from contracts.telemetry import observe, serve, setup_logging
-from contracts.web import Introspection
+from contracts.web import Introspection, current_principal
 from sla_monitor import api, web
 from sla_monitor.commands import TicketApiCommands, TicketCommands
 from sla_monitor.projection import SlaProjection
@@ -175,6 +176,12 @@ def create_app(
     api.routes(app)
     web.install(app, settings)
     observe(app, "sla-monitor")
+    # the published contract declares the auth, the problems and the ids clients rely on
+    openapi.publish(
+        app,
+        authenticated={current_principal},
+        always={503: "The SLA database or ticket-api (who the caller is) is unreachable"},
+    )
     return app
 
 

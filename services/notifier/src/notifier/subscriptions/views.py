@@ -164,6 +164,7 @@ def shown(
 
 @router.post(
     "",
+    operation_id="createWebhook",
     status_code=201,
     summary="Subscribe a receiver to events",
     responses=m.problems(401, 403, 422, 503),
@@ -176,7 +177,12 @@ async def create(body: m.WebhookIn, principal: Admin, desk: Desk) -> m.WebhookWi
     return m.WebhookWithSecret(**out.model_dump(), secret=secret)
 
 
-@router.get("", summary="The subscriptions of your tenants", responses=m.problems(401, 403, 503))
+@router.get(
+    "",
+    operation_id="listWebhooks",
+    summary="The subscriptions of your tenants",
+    responses=m.problems(401, 403, 503),
+)
 async def list_webhooks(
     principal: Admin,
     desk: Desk,
@@ -194,13 +200,19 @@ async def list_webhooks(
     )
 
 
-@router.get("/{webhook_id}", summary="One subscription", responses=m.problems(401, 403, 404, 503))
+@router.get(
+    "/{webhook_id}",
+    operation_id="getWebhook",
+    summary="One subscription",
+    responses=m.problems(401, 403, 404, 503),
+)
 async def read(webhook_id: WebhookId, principal: Admin, desk: Desk) -> m.WebhookOut:
     return shown(desk, await desk.store.get(webhook_id, principal.scope(None)), webhook_id)
 
 
 @router.delete(
     "/{webhook_id}",
+    operation_id="deleteWebhook",
     status_code=204,
     summary="Unsubscribe",
     responses=m.problems(401, 403, 404, 503),
@@ -213,7 +225,10 @@ async def delete(webhook_id: WebhookId, principal: Admin, desk: Desk) -> Respons
 
 
 @router.post(
-    "/{webhook_id}/pause", summary="Stop sending for now", responses=m.problems(401, 403, 404, 503)
+    "/{webhook_id}/pause",
+    operation_id="pauseWebhook",
+    summary="Stop sending for now",
+    responses=m.problems(401, 403, 404, 503),
 )
 async def pause(
     webhook_id: WebhookId,
@@ -230,6 +245,7 @@ async def pause(
 
 @router.post(
     "/{webhook_id}/resume",
+    operation_id="resumeWebhook",
     summary="Send again (failure count reset)",
     responses=m.problems(401, 403, 404, 503),
 )
@@ -239,6 +255,7 @@ async def resume(webhook_id: WebhookId, principal: Admin, desk: Desk) -> m.Webho
 
 @router.post(
     "/{webhook_id}/rotate",
+    operation_id="rotateWebhookSecret",
     summary="A new secret; the old one signs for a while too",
     responses=m.problems(401, 403, 404, 503),
 )
@@ -261,6 +278,7 @@ async def rotate(
 
 @router.post(
     "/{webhook_id}/test",
+    operation_id="testWebhook",
     summary="Send a signed ping now, see the answer",
     responses=m.problems(401, 403, 404, 422, 503),
 )
@@ -287,6 +305,7 @@ async def test(webhook_id: WebhookId, principal: Admin, desk: Desk) -> m.PingOut
 
 @router.get(
     "/{webhook_id}/deliveries",
+    operation_id="listWebhookDeliveries",
     summary="What was sent to it, from the delivery log",
     responses=m.problems(401, 403, 404, 503),
 )

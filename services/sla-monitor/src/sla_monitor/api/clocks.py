@@ -30,6 +30,7 @@ Limit = Annotated[int | None, Query(ge=1)]
 
 @router.get(
     "/tickets/{ticket_id}",
+    operation_id="getSlaTicket",
     summary="A ticket's SLA clocks, live (by id or case number)",
     response_model=models.TicketClocks,
     responses=models.problems(401, 404, 503),
@@ -76,6 +77,7 @@ async def ticket_clocks(
 
 @router.get(
     "/at-risk",
+    operation_id="listAtRisk",
     summary="Running clocks whose deadline falls within a span from now",
     response_model=models.AtRisk,
     responses=models.problems(401, 403, 503),
@@ -107,6 +109,7 @@ async def at_risk(
 
 @router.get(
     "/breaches",
+    operation_id="listBreaches",
     summary="Clocks breached, or met late, with their deadline in a period",
     response_model=models.Breaches,
     responses=models.problems(401, 403, 503),

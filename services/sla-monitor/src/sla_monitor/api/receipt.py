@@ -18,6 +18,7 @@ router = APIRouter(prefix="/v1/sla", tags=["sla"])
 
 @router.get(
     "/tickets/{ticket_id}/receipt",
+    operation_id="getSlaReceipt",
     summary="Every second of a ticket's SLA clocks explained: the receipt (JSON or plain text)",
     response_model=None,
     responses={

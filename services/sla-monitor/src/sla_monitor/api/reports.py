@@ -24,6 +24,7 @@ router = APIRouter(prefix="/v1/sla", tags=["sla"])
 
 @router.get(
     "/compliance",
+    operation_id="getCompliance",
     summary="Per policy and priority: clocks met, on time, used time",
     response_model=models.Compliance,
     responses=models.problems(401, 403, 503),

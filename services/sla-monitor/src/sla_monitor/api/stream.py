@@ -30,6 +30,7 @@ router = APIRouter(prefix="/v1/sla", tags=["sla"])
 
 @router.get(
     "/stream",
+    operation_id="streamClocks",
     summary="Server-Sent Events of SLA clock changes",
     response_class=StreamingResponse,
     responses={
