@@ -1,10 +1,12 @@
 """Deadlines per second on a business calendar with holidays, beside a minute-stepping baseline.
 
-Run: ``make bench-calendar`` (or ``uv run python bench/calendar.py``). Prints, for a 15-minute,
-an 8-hour and a 10-business-day target on BITAM's Mexico City calendar (Mon-Fri 08:30-18:00,
-Mexican official holidays), the deadlines computed per second by ``BusinessCalendar.add`` and by
-a reference that walks the calendar one minute at a time, both over the same random starts in
-one process; then the cost of a 10-business-day target relative to a 15-minute one.
+Run: ``make bench-calendar`` (or ``uv run python bench/calendar.py``; ``--smoke``: 300 deadlines
+per target, 30 for the baseline, a check that it runs rather than a measurement). Prints, for a
+15-minute, an 8-hour and a 10-business-day target on BITAM's Mexico City calendar (Mon-Fri
+08:30-18:00, Mexican official holidays), the deadlines computed per second by
+``BusinessCalendar.add`` and by a reference that walks the calendar one minute at a time, both
+over the same random starts in one process; then the cost of a 10-business-day target relative
+to a 15-minute one.
 """
 
 from __future__ import annotations
@@ -79,7 +81,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="deadlines per target")
     parser.add_argument("--baseline-n", type=int, default=300, help="baseline deadlines per target")
+    parser.add_argument(
+        "--smoke", action="store_true", help="300 deadlines per target, 30 for the baseline"
+    )
     args = parser.parse_args()
+    if args.smoke:  # the smoke size, unless a size was given too
+        parser.set_defaults(n=300, baseline_n=30)
+        args = parser.parse_args()
 
     closed = holidays.country_holidays("MX", language="es")
     cal = BusinessCalendar("America/Mexico_City", {key: [WINDOW] for key in range(5)}, closed)

@@ -1,6 +1,7 @@
 """The notifier's throughput: planning messages from events, and sending them over SMTP.
 
-Run: ``make bench-notifier`` (or ``uv run python bench/deliveries.py --events 2000``). Starts a
+Run: ``make bench-notifier`` (or ``uv run python bench/deliveries.py --events 2000``; ``--smoke``:
+200 events, a check that it runs rather than a measurement). Starts a
 throw-away PostgreSQL (``testing/postgres.py``) and a local SMTP server (aiosmtpd, in a thread
 of this process, on 127.0.0.1), then:
 
@@ -155,7 +156,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--smoke", action="store_true", help="200 events")
     args = parser.parse_args()
+    if args.smoke:  # the smoke size, unless --events was given too
+        parser.set_defaults(events=200)
+        args = parser.parse_args()
     helpers = postgres_helpers()
     with helpers.running_postgres() as server:
         env = helpers.fresh_database(server, f"bench_notifier_{uuid4().hex[:8]}")
