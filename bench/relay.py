@@ -1,6 +1,8 @@
 """The outbox relay: catch-up throughput and commit → consumer latency, on PostgreSQL and NATS.
 
-Run: ``make bench-relay`` (or ``uv run python bench/relay.py``). Starts a throw-away PostgreSQL
+Run: ``make bench-relay`` (or ``uv run python bench/relay.py``; ``--smoke``: a 400-event
+backlog and 2 s at 50 events/s, a check that it runs rather than a measurement). Starts a
+throw-away PostgreSQL
 (``testing/postgres.py``, the relay's production store) and fresh nats-servers
 (``testing/nats_server.py``), then:
 
@@ -104,6 +106,18 @@ CHILD_START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 CATCH_UP_TARGET = 0.80
 P99_TARGET_MS = 100.0
+
+SMOKE: dict[str, Any] = {
+    "events": 400,
+    "chunk": 100,
+    "timeout": 60.0,
+    "rate": 50.0,
+    "seconds": 2.0,
+    "tickets": 20,
+    "writers": 2,
+    "drain": 20.0,
+}
+"""``--smoke``: every phase at a tiny size, unless a size is given too."""
 
 Message = tuple[str, bytes, None, None, dict[str, str]]
 """``publish_async`` arguments, as the relay builds them."""
@@ -706,7 +720,16 @@ def arguments() -> argparse.Namespace:
         " work it sends to worker threads with asyncio.to_thread is not in the profile)",
     )
     add("--skip-latency", action="store_true", help="run the catch-up phase only")
+    add(
+        "--smoke",
+        action="store_true",
+        help="both phases at a tiny size (400 events; 2 s at 50 events/s on 20 tickets):"
+        " checks the benchmark runs, measures nothing",
+    )
     args = parser.parse_args()
+    if args.smoke:  # the smoke sizes, unless a size was given too
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
     unknown = set(args.consumers.split(",")) - set(CONSUMER_KINDS)
     if unknown:
         parser.error(f"unknown consumers {sorted(unknown)}; choose from {CONSUMER_KINDS}")
