@@ -1,7 +1,8 @@
 """SLA timers at scale: memory, time to arm, firing lag and restart recovery, on PostgreSQL.
 
 Run: ``make bench-timers`` (or ``uv run python bench/timers.py``; ``--million`` adds the case of
-1M open tickets). Starts a throw-away PostgreSQL (``testing/postgres.py``) and, per case, a fresh
+1M open tickets; ``--smoke``: 500 tickets, a check that it runs rather than a measurement).
+Starts a throw-away PostgreSQL (``testing/postgres.py``) and, per case, a fresh
 nats-server (``testing/nats_server.py``) with the ``SLA`` stream, then for ``--tickets`` open
 tickets (default 100k):
 
@@ -108,6 +109,17 @@ RECOVERY_TARGET_S = 60.0
 MILLION = 1_000_000
 CHILD_START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
+SMOKE: dict[str, Any] = {
+    "tickets": 500,
+    "sample": 100,
+    "lag_timers": 200,
+    "lag_spread": 2.0,
+    "drain": 20.0,
+    "recover": 200,
+    "recover_million": 200,
+    "recovery_timeout": 60.0,
+}
+"""``--smoke``: every phase at a tiny size, unless a size is given too."""
 
 
 # -- the test helpers (``testing/`` is not a package mypy knows) ------------------------------
@@ -348,6 +360,30 @@ def ticket_id(n: int) -> UUID:
     return UUID(int=(0x5A << 120) | n)
 
 
+CLOCK_COLUMNS = (
+    "ticket_id",
+    "metric",
+    "policy",
+    "tenant",
+    "priority",
+    "ticket_type",
+    "status",
+    "target_seconds",
+    "used_seconds",
+    "running",
+    "deadline",
+    "started_at",
+    "met_at",
+    "late",
+    "pauses",
+    "as_of",
+    "ticket_version",
+)
+"""The columns ``clock_rows`` fills; the others keep their defaults (``cycle`` 1)."""
+TIMER_COLUMNS = ("ticket_id", "metric", "kind", "threshold", "due")
+"""The columns ``timer_rows`` fills (``armed_by``, the arming trace, stays NULL)."""
+
+
 def clock_rows(count: int, now: datetime) -> Iterator[tuple[object, ...]]:
     """One running resolution clock per ticket, as the projection writes them."""
     target = TARGET.total_seconds()
@@ -419,9 +455,13 @@ async def arm(conn: asyncpg.Connection, tickets: int) -> Armed:
     await conn.execute(FIRED_SCHEMA)  # as ``TimerLoop.setup`` does
     now = datetime.now(UTC)
     began = time.perf_counter()
-    await conn.copy_records_to_table("sla_clocks", records=clock_rows(tickets, now))
+    await conn.copy_records_to_table(
+        "sla_clocks", records=clock_rows(tickets, now), columns=CLOCK_COLUMNS
+    )
     clocked = time.perf_counter()
-    await conn.copy_records_to_table("sla_timers", records=timer_rows(tickets, now))
+    await conn.copy_records_to_table(
+        "sla_timers", records=timer_rows(tickets, now), columns=TIMER_COLUMNS
+    )
     timed = time.perf_counter()
     await conn.execute("ANALYZE sla_clocks, sla_timers")
     analyzed = time.perf_counter()
@@ -760,7 +800,17 @@ def arguments() -> argparse.Namespace:
     add("--recovery-timeout", type=float, default=600.0, help="seconds the recovery may take")
     add("--poll", type=float, default=poll, help=f"the loop's poll seconds (default {poll})")
     add("--batch", type=int, default=batch, help=f"the loop's batch (default {batch})")
-    return parser.parse_args()
+    add(
+        "--smoke",
+        action="store_true",
+        help="every phase at a tiny size (500 tickets, 200 timers coming due over 2 s,"
+        " 200 overdue): checks the benchmark runs, measures nothing",
+    )
+    args = parser.parse_args()
+    if args.smoke:  # the smoke sizes, unless a size was given too
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
+    return args
 
 
 def summary(values: Sequence[float]) -> tuple[float, float, float]:
@@ -813,11 +863,18 @@ def recovery_projection(case: Case, args: argparse.Namespace) -> Projection:
     )
 
 
+def short(count: int) -> str:
+    """``500``, ``100k``, ``1M``: a count as the table's labels show it."""
+    if count >= MILLION:
+        return f"{count / MILLION:g}M"
+    return f"{count // 1000:,}k" if count >= 1000 else f"{count:,}"
+
+
 def case_rows(
     case: Case, refresh: Refresh | None, args: argparse.Namespace
 ) -> list[tuple[str, str, str, str]]:
     rows: list[tuple[str, str, str, str]] = []
-    n = f"{case.tickets // 1000:,}k" if case.tickets < MILLION else f"{case.tickets / MILLION:g}M"
+    n = short(case.tickets)
     armed = case.armed
     assert armed is not None
     arm_seconds = armed.clocks_seconds + armed.timers_seconds
@@ -884,7 +941,7 @@ def case_rows(
         rate = fired / phase.loop_seconds if phase.loop_seconds else math.nan
         rows.append(
             (
-                f"[{n}] restart recovery, {case.recover_timers // 1000:,}k",
+                f"[{n}] restart recovery, {short(case.recover_timers)}",
                 f"{drained:,.1f} s spawn -> drained ({rate:,.0f} timers/s; start-up"
                 f" {phase.startup_seconds:.1f} s)"
                 + ("" if fired >= case.recover_timers else f", only {fired:,} fired"),
