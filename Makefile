@@ -59,13 +59,13 @@ policy-check: sync  ## validate policy files: POLICIES=folder or FILES=a.yaml, A
 	@$(RUN) policy-check $(or $(FILES),$(POLICIES)/*.yaml) $(ARGS)
 
 bench-calendar: sync  ## deadlines per second vs a minute-stepping baseline
-	@$(RUN) python bench/calendar.py
+	@$(RUN) python bench/calendar.py $(ARGS)
 
 bench-api: sync  ## REST commands/s and latency on PostgreSQL vs echo and plain-save baselines
-	@$(RUN) python bench/api.py
+	@$(RUN) python bench/api.py $(ARGS)
 
 bench-relay: sync  ## outbox relay catch-up events/s vs raw publish_async; commit -> consumer latency
-	@$(RUN) python bench/relay.py
+	@$(RUN) python bench/relay.py $(ARGS)
 
 bench-notifier: sync  ## the notifier: events planned per second, mails sent per second (vs bare SMTP sends)
 	@$(RUN) python bench/deliveries.py $(ARGS)
