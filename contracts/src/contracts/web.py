@@ -5,6 +5,9 @@ sla-monitor and notifier serve small read APIs with the same error contract as t
 Who a credential is, and which tenants it sees, is decided by ticket-api alone (it owns the
 directory); the read services ask it through ``Introspection`` (ADR 0014), so a tenant wall,
 a revoked key or a deactivated contact is the same in every service.
+
+long: the problem handlers, the principal and the introspection client are the one HTTP edge
+both read services share; issue 16's run-time package is where it will be split.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ exponential backoff and jitter (or the receiver's ``Retry-After``) after a trans
 due time, not sleeping tasks, so they survive restarts and are visible in
 ``GET /v1/deliveries``. A crash between sending and settling sends the message again with the
 same delivery id (``Message-ID``, ``webhook-id``), which receivers use to drop the repeat.
+
+long: the log's schema, planning into it and the dispatcher that drains it are one
+exactly-once mechanism; the channels themselves live in ``channels/``.
 """
 
 from __future__ import annotations
