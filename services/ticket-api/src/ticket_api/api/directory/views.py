@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from contracts.openapi import problems, with_headers
 from ticket_api.api.directory import models as m
+from ticket_api.api.parameters import KnownParameters
 from ticket_api.api.principals import STAFF, CurrentPrincipal, Principal
 from ticket_api.api.problems import Problem
 from ticket_api.api.tickets.models import Slug
@@ -78,7 +79,12 @@ def register_tenant(
     return m.TenantOut.of(tenant)
 
 
-@router.get("/tenants", summary="The organizations you serve")
+@router.get(
+    "/tenants",
+    summary="The organizations you serve",
+    dependencies=[KnownParameters],
+    responses=problems(400, d400="A query parameter the operation does not declare"),
+)
 def list_tenants(principal: Reader, directory: DirectoryDep) -> list[m.TenantOut]:
     return [m.TenantOut.of(t) for t in directory.tenants() if principal.may_see(t.slug)]
 
@@ -136,7 +142,12 @@ def register_contact(
     return contact_out(directory, slug, body.id)
 
 
-@router.get("/tenants/{slug}/contacts", summary="An organization's contacts")
+@router.get(
+    "/tenants/{slug}/contacts",
+    summary="An organization's contacts",
+    dependencies=[KnownParameters],
+    responses=problems(400, d400="A query parameter the operation does not declare"),
+)
 def list_contacts(slug: str, principal: Reader, directory: DirectoryDep) -> list[m.ContactOut]:
     served(principal, slug)
     return [contact_out(directory, slug, c) for c in directory.tenant(slug).contacts]

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from contracts.openapi import problems
+from ticket_api.api.parameters import KnownParameters
 from ticket_api.api.principals import CurrentPrincipal
 from ticket_api.api.problems import Problem
 from ticket_api.parked_events import ParkedEvents
@@ -37,7 +38,9 @@ def _parked(request: Request) -> ParkedEvents:
 @router.get(
     "/parked",
     summary="Events the relay could not publish",
-    responses=problems(404, d404="This ticket-api publishes nothing (no NATS): no relay"),
+    dependencies=[KnownParameters],
+    responses=problems(404, d404="This ticket-api publishes nothing (no NATS): no relay")
+    | problems(400, d400="A query parameter the operation does not declare"),
 )
 async def list_parked(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     principal.require("admin", doing="read the relay's parked events")

@@ -8,7 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from contracts.openapi import problems
 from contracts.policy import SupportPolicy
+from ticket_api.api.parameters import KnownParameters
 from ticket_api.api.principals import CurrentPrincipal
 from ticket_api.api.problems import Problem
 
@@ -69,7 +71,12 @@ def describe(policy: SupportPolicy, request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("", summary="The loaded support policies")
+@router.get(
+    "",
+    summary="The loaded support policies",
+    dependencies=[KnownParameters],
+    responses=problems(400, d400="A query parameter the operation does not declare"),
+)
 def list_policies(request: Request, principal: CurrentPrincipal) -> list[dict[str, Any]]:
     return [describe(p, request) for p in request.app.state.desk.policies.values()]
 
