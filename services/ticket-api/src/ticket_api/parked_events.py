@@ -85,6 +85,11 @@ class ParkedEvents:
                 },
             )
 
+    def park(self, parked: list[tuple[int, str, int, str, str]]) -> None:
+        """Record rows in a transaction of their own (a republish that failed again)."""
+        with self.dialect.datastore.transaction(commit=True) as cursor:
+            self.park_in(cursor, parked)
+
     def waiting(self) -> list[ParkedEvent]:
         """Parked and not republished, oldest first."""
         return self._select("WHERE republished_at IS NULL ORDER BY notification_id")

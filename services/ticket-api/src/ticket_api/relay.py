@@ -285,13 +285,13 @@ class OutboxRelay:
         if last is None:
             self._progress_at = time.monotonic()  # caught up: nothing is waiting on us
             return 0
-        messages = [message for _, message in batch_items]
         limit = js._nc.max_payload  # what this server accepts; a larger message never will
-        for notification, message in batch_items:
-            if len(message[1]) > limit:
-                parked.append(self._parking(notification, f"{len(message[1])} bytes > {limit}"))
-        too_large = {p[0] for p in parked}
-        batch_items = [(n, m) for n, m in batch_items if n.id not in too_large]
+        parked += [
+            self._parking(notification, f"{len(message[1])} bytes > {limit}")
+            for notification, message in batch_items
+            if len(message[1]) > limit
+        ]
+        batch_items = [(n, m) for n, m in batch_items if len(m[1]) <= limit]
         messages = [message for _, message in batch_items]
         with tracer.start_as_current_span("outbox relay batch") as batch:
             batch.set_attribute("messaging.system", "nats")
@@ -408,14 +408,10 @@ class OutboxRelay:
                     raise result
             except (Unpublishable, *PERMANENT_REFUSALS) as still:
                 row = self._parking(notification, f"still unpublishable: {still}")
-                await asyncio.to_thread(self._park_again, row)
+                await asyncio.to_thread(self.parked.park, [row])
                 continue
             await asyncio.to_thread(self.parked.republished, parked.notification_id)
             log.warning("outbox relay: republished parked notification %d", parked.notification_id)
-
-    def _park_again(self, row: tuple[int, str, int, str, str]) -> None:
-        with self.position.dialect.datastore.transaction(commit=True) as cursor:
-            self.parked.park_in(cursor, [row])
 
     @staticmethod
     def _publish_span(message: Message, batch: Span) -> Span:
