@@ -43,10 +43,10 @@ from fastapi.testclient import TestClient
 from introspection import dev_introspection
 from postgres import running_postgres
 
-from contracts.clock import ManualClock
 from contracts.events import Actor, ActorKind
 from contracts.events import ticket as te
 from contracts.policy import load_policies
+from servicekit.clock import ManualClock
 from sla_monitor.api.deps import Scope, SlaReader
 from sla_monitor.api.stream import clock_changes
 from sla_monitor.main import create_app

@@ -38,16 +38,16 @@ import aiosmtplib
 from bench_support import postgres_helpers, run_async
 from receivers import SmtpSink
 
-from contracts.clock import ManualClock
 from contracts.events import Actor, ActorKind, envelope
 from contracts.events import ticket as te
-from contracts.messaging.database import create_pool
 from contracts.policy import load_policies
 from notifier.channels.email import EmailSender, SmtpSettings, build_email
 from notifier.delivery import SCHEMA, Dispatcher, Planned, outgoing, plan
 from notifier.destinations import Destinations
 from notifier.messages import Messages
 from notifier.planning import Planner
+from servicekit.clock import ManualClock
+from servicekit.messaging.database import create_pool
 
 AT = datetime(2026, 11, 24, 15, tzinfo=UTC)
 

@@ -68,14 +68,14 @@ from eventsourcing.persistence import Notification
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from contracts.events import TICKETS_STREAM, CloudEvent, EventPayload
-from contracts.messaging.consumer import (
+from contracts.policy import SupportPolicy, load_policies
+from servicekit.messaging.consumer import (
     Connection,
     ConsumerSettings,
     DurableConsumer,
     PostgresInbox,
 )
-from contracts.messaging.streams import StreamSettings, ensure_stream
-from contracts.policy import SupportPolicy, load_policies
+from servicekit.messaging.streams import StreamSettings, ensure_stream
 from ticket_api.application import TicketDesk
 from ticket_api.domain.ticket import Actor, Ticket, Trace
 from ticket_api.lease import PostgresLease

@@ -69,12 +69,12 @@ import asyncpg
 import nats
 from nats.js import JetStreamContext
 
-from contracts.clock import SystemClock
 from contracts.events import SLA_STREAM, Actor, ActorKind
 from contracts.events import ticket as te
-from contracts.messaging.database import create_pool
-from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
+from servicekit.clock import SystemClock
+from servicekit.messaging.database import create_pool
+from servicekit.messaging.streams import StreamSettings, ensure_stream
 from sla_monitor.projection import SCHEMA as FIRED_SCHEMA
 from sla_monitor.projection import SlaProjection
 from sla_monitor.timers import DUE, TimerLoop

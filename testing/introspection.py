@@ -1,7 +1,7 @@
 """ticket-api's introspection endpoint, faked for one service's own tests.
 
 sla-monitor's and the notifier's tests exercise their queries, not the directory: they resolve
-callers through ``contracts.web.Introspection`` exactly as in production, but over an
+callers through ``servicekit.web.Introspection`` exactly as in production, but over an
 in-memory transport that answers ``GET /v1/principal`` the way ticket-api does for the
 README's development keys (``DEV_DIRECTORY``). The cross-service tests (tests/faults, e2e) use
 the real ticket-api instead.
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import httpx2
 
-from contracts.web import Introspection, PrincipalInfo
+from servicekit.web import Introspection, PrincipalInfo
 
 DEV_DIRECTORY: dict[str, PrincipalInfo] = {
     "dev-customer": PrincipalInfo(

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "testing"))
 
 from introspection import dev_introspection  # noqa: E402
 
-from contracts.clock import ManualClock  # noqa: E402
+from servicekit.clock import ManualClock  # noqa: E402
 
 OPEN = {"/healthz", "/readyz", "/metrics"}
 CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]+$")

@@ -18,16 +18,16 @@ import pytest
 from nats_cluster import NatsCluster
 
 from contracts.events import TICKETS_STREAM, CloudEvent, EventPayload
-from contracts.messaging import servers
-from contracts.messaging.consumer import (
+from contracts.policy import load_policies
+from servicekit.messaging import servers
+from servicekit.messaging.consumer import (
     Connection,
     ConsumerSettings,
     DurableConsumer,
     PostgresInbox,
 )
-from contracts.messaging.database import create_pool
-from contracts.messaging.streams import StreamSettings, ensure_stream
-from contracts.policy import load_policies
+from servicekit.messaging.database import create_pool
+from servicekit.messaging.streams import StreamSettings, ensure_stream
 from ticket_api.application import TicketDesk
 from ticket_api.lease import FileLease
 from ticket_api.relay import OutboxRelay, RelaySettings

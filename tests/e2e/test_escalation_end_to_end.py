@@ -20,8 +20,8 @@ from e2e_system import MEXICO, POLICIES, System, running_system
 from fastapi.testclient import TestClient
 from nats_server import NatsServer
 
-from contracts.clock import ManualClock
-from contracts.simclock import set_shared_time
+from servicekit.clock import ManualClock
+from servicekit.simclock import set_shared_time
 from sla_monitor.commands import TicketApiCommands
 from sla_monitor.main import create_app as sla_monitor_app
 from sla_monitor.settings import Settings as SlaSettings

@@ -32,7 +32,7 @@ from nats_server import NatsServer
 from prometheus_client.parser import text_string_to_metric_families
 from receivers import OtlpReceiver, ReceivedSpan, SmtpSink, free_port
 
-from contracts.simclock import set_shared_time
+from servicekit.simclock import set_shared_time
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -24,7 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 from receivers import free_port
 
-from contracts.clock import ManualClock
+from servicekit.clock import ManualClock
 from ticket_api.main import create_app
 from ticket_api.settings import Settings
 

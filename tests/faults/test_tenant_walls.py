@@ -35,10 +35,10 @@ from nats_server import NatsServer
 from postgres import drop_database, fresh_database
 from receivers import SmtpSink
 
-from contracts.clock import ManualClock
-from contracts.web import Introspection
 from notifier.main import create_app as notifier_app
 from notifier.settings import Settings as NotifierSettings
+from servicekit.clock import ManualClock
+from servicekit.web import Introspection
 from sla_monitor.main import create_app as sla_monitor_app
 from sla_monitor.settings import Settings as SlaSettings
 from ticket_api.main import create_app as ticket_api_app

@@ -22,8 +22,6 @@ from notifier_fixtures import AT, ROOT, Story, opened
 from receivers import HttpReceiver, SmtpSink, free_port
 from standardwebhooks.webhooks import Webhook
 
-from contracts.clock import ManualClock
-from contracts.messaging.database import create_pool
 from notifier.channels import Sender
 from notifier.channels.chat import ChatSender
 from notifier.channels.email import EmailSender, SmtpSettings
@@ -31,6 +29,8 @@ from notifier.channels.sms import SmsSender, SmsSettings
 from notifier.channels.webhook import WebhookSender, sign
 from notifier.delivery import CLAIM, SCHEMA, Dispatcher, Planned, RetryPolicy, outgoing, plan
 from notifier.destinations import ChatDestination, Destinations, Integration, signing_key
+from servicekit.clock import ManualClock
+from servicekit.messaging.database import create_pool
 
 T = TypeVar("T")
 SECRET = "whsec_" + base64.b64encode(b"a-signing-key-of-32-bytes-long!!").decode()

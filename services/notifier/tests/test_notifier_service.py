@@ -21,13 +21,13 @@ from nats_server import NatsServer
 from notifier_fixtures import ANA, AT, JOHN, ROOT, SERVICE, Story, opened
 from receivers import HttpReceiver, SmtpSink
 
-from contracts.clock import ManualClock
 from contracts.events import SLA_STREAM, TICKETS_STREAM, CloudEvent, subject, to_wire
 from contracts.events import sla as se
 from contracts.events import ticket as te
-from contracts.messaging.streams import StreamSettings, ensure_stream
 from notifier.main import create_app
 from notifier.settings import Settings
+from servicekit.clock import ManualClock
+from servicekit.messaging.streams import StreamSettings, ensure_stream
 
 STAFF = {"Authorization": "Bearer dev-supervisor"}
 SECRET = "whsec_" + base64.b64encode(b"a-signing-key-of-32-bytes-long!!").decode()

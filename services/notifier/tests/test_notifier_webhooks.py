@@ -23,13 +23,13 @@ from receivers import HttpReceiver, SmtpSink
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from test_notifier_service import publish
 
-from contracts.clock import ManualClock
 from contracts.events import CloudEvent
 from contracts.events import ticket as te
-from contracts.web import PrincipalInfo
 from notifier.main import create_app
 from notifier.settings import Settings
 from notifier.subscriptions.addresses import DestinationRules
+from servicekit.clock import ManualClock
+from servicekit.web import PrincipalInfo
 
 DIRECTORY = DEV_DIRECTORY | {
     "admin-all": PrincipalInfo(kind="admin", id="admin-ops", all_tenants=True),

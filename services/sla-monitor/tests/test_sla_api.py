@@ -26,7 +26,6 @@ from fastapi.testclient import TestClient
 from introspection import dev_introspection
 from nats_server import NatsServer
 
-from contracts.clock import ManualClock
 from contracts.events import (
     TICKETS_STREAM,
     Actor,
@@ -37,8 +36,9 @@ from contracts.events import (
     to_wire,
 )
 from contracts.events import ticket as te
-from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
+from servicekit.clock import ManualClock
+from servicekit.messaging.streams import StreamSettings, ensure_stream
 from sla_monitor.api import parse_within, sse
 from sla_monitor.main import create_app
 from sla_monitor.projection import SlaProjection

@@ -36,9 +36,9 @@ from test_sla_api import (
     settings_for,
 )
 
-from contracts.clock import ManualClock
 from contracts.events import ticket as te
-from contracts.web import PrincipalInfo
+from servicekit.clock import ManualClock
+from servicekit.web import PrincipalInfo
 from sla_monitor.main import create_app
 from sla_monitor.projection import SlaProjection
 

@@ -24,10 +24,10 @@ from contracts.events import (
     to_wire,
 )
 from contracts.events import ticket as te
-from contracts.messaging.consumer import ConsumerSettings, DurableConsumer, PostgresInbox
-from contracts.messaging.database import create_pool
-from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
+from servicekit.messaging.consumer import ConsumerSettings, DurableConsumer, PostgresInbox
+from servicekit.messaging.database import create_pool
+from servicekit.messaging.streams import StreamSettings, ensure_stream
 from sla_monitor.projection import SlaProjection
 
 T = TypeVar("T")

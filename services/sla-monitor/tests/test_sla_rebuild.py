@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from contracts.events import Actor, ActorKind
 from contracts.events import ticket as te
-from contracts.messaging.database import create_pool
+from servicekit.messaging.database import create_pool
 from sla_monitor.projection import SCHEMA
 from sla_monitor.rebuild import rebuild
 from sla_monitor.settings import Settings

@@ -29,8 +29,8 @@ from test_sla_api import (
 )
 from test_sla_receipt import mx, opened
 
-from contracts.clock import ManualClock
 from contracts.events import ticket as te
+from servicekit.clock import ManualClock
 from sla_monitor.main import create_app
 
 RESOLUTION_USED = 5.5 * 3600

@@ -15,12 +15,12 @@ import nats
 import pytest
 from nats_server import NatsServer
 
-from contracts.clock import ManualClock
 from contracts.events import SLA_STREAM, Actor, ActorKind
 from contracts.events import ticket as te
-from contracts.messaging.database import create_pool
-from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
+from servicekit.clock import ManualClock
+from servicekit.messaging.database import create_pool
+from servicekit.messaging.streams import StreamSettings, ensure_stream
 from sla_monitor.projection import SlaProjection
 from sla_monitor.timers import TimerLoop
 

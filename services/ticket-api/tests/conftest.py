@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from contracts.clock import ManualClock
+from servicekit.clock import ManualClock
 from ticket_api.application import TicketDesk
 from ticket_api.main import create_app
 from ticket_api.settings import DEV_PRINCIPALS, Settings

@@ -20,14 +20,14 @@ from nats_server import NatsServer
 
 from conftest import POLICIES
 from contracts.events import TICKETS_STREAM, CloudEvent, EventPayload
-from contracts.messaging.consumer import (
+from contracts.policy import load_policies
+from servicekit.messaging.consumer import (
     Connection,
     ConsumerSettings,
     DurableConsumer,
     PostgresInbox,
 )
-from contracts.messaging.database import create_pool
-from contracts.policy import load_policies
+from servicekit.messaging.database import create_pool
 from ticket_api.application import TicketDesk
 from ticket_api.lease import FileLease, PostgresLease
 from ticket_api.relay import OutboxRelay, RelaySettings
@@ -289,7 +289,7 @@ def test_ticket_api_publishes_its_writes_with_the_requests_trace_context(
 
     from conftest import CUSTOMER as CUSTOMER_KEY
     from conftest import KEYS, T0
-    from contracts.clock import ManualClock
+    from servicekit.clock import ManualClock
     from ticket_api.main import create_app
     from ticket_api.settings import Settings
 

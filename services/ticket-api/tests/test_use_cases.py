@@ -17,9 +17,9 @@ from uuid import UUID
 import pytest
 
 from conftest import BTW_INTAKE, POLICIES, T0
-from contracts.clock import ManualClock
 from contracts.policy import load_policies
 from contracts.vocabulary import TicketState
+from servicekit.clock import ManualClock
 from ticket_api.application import StaleVersion, TicketDesk
 from ticket_api.attachments import AttachmentStore
 from ticket_api.commands import (

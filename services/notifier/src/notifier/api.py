@@ -21,11 +21,11 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from contracts import web
-from contracts.clock import Clock
-from contracts.web import Principal, Problem, current_principal
 from notifier.delivery import Dispatcher
 from notifier.settings import Settings
+from servicekit import web
+from servicekit.clock import Clock
+from servicekit.web import Principal, Problem, current_principal
 
 DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 Status = Literal["pending", "sent", "dead"]

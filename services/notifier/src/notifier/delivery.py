@@ -36,9 +36,9 @@ from aiolimiter import AsyncLimiter
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import SpanKind
 
-from contracts.clock import Clock
-from contracts.messaging.consumer import Connection
 from notifier.channels import DeliveryFailed, Outgoing, Sender
+from servicekit.clock import Clock
+from servicekit.messaging.consumer import Connection
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("notifier")

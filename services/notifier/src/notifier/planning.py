@@ -16,9 +16,7 @@ from datetime import timedelta
 
 from opentelemetry import propagate
 
-from contracts.clock import Clock
 from contracts.events import CloudEvent, EventPayload
-from contracts.messaging.consumer import Connection, TransientError
 from contracts.policy import SupportPolicy
 from contracts.vocabulary import Audience, DeliveryChannel
 from notifier.delivery import Planned, plan
@@ -27,6 +25,8 @@ from notifier.messages import Messages
 from notifier.routing import Recipient, is_internal, recipients
 from notifier.subscriptions.store import Subscriptions, address_of
 from notifier.tickets import TicketNotReady, TicketView, apply
+from servicekit.clock import Clock
+from servicekit.messaging.consumer import Connection, TransientError
 
 log = logging.getLogger(__name__)
 

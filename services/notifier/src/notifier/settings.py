@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from contracts.messaging.database import PostgresSettings
+from servicekit.messaging.database import PostgresSettings
 
 
 class Settings(PostgresSettings):

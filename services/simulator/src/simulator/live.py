@@ -1,7 +1,7 @@
 """The running system (``SIMULATED_CLOCK=true make run``) as the driver's ``Port``.
 
 REST through ``httpx2``, mail through the SMTP intake with the standard library, the clock
-through the NATS key every service watches (``contracts.simclock``). ``settle`` cannot see
+through the NATS key every service watches (``servicekit.simclock``). ``settle`` cannot see
 inside the services, so it watches what they leave on NATS: it returns once every durable
 consumer of the ``TICKETS`` and ``SLA`` streams has nothing pending nor unacknowledged and
 neither stream grew during a quiet spell long enough for sla-monitor's timer loop to have
@@ -23,8 +23,8 @@ import nats
 from nats.aio.client import Client as NatsClient
 
 from contracts.events import SLA_STREAM, TICKETS_STREAM
-from contracts.messaging import servers
-from contracts.simclock import set_shared_time
+from servicekit.messaging import servers
+from servicekit.simclock import set_shared_time
 
 
 class LivePort:

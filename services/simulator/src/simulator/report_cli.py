@@ -19,8 +19,8 @@ import httpx2
 import nats
 
 from contracts.events import SLA_STREAM, TICKETS_STREAM, from_wire
-from contracts.messaging import servers
 from contracts.policy import load_policies
+from servicekit.messaging import servers
 from simulator.figures import Fact, figures
 from simulator.report import write
 

@@ -16,7 +16,7 @@ import httpx2
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
-from contracts.messaging.consumer import TransientError
+from servicekit.messaging.consumer import TransientError
 
 tracer = trace.get_tracer("sla_monitor")
 

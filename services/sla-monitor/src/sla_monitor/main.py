@@ -19,16 +19,16 @@ import nats
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
-from contracts import openapi
-from contracts.clock import Clock
 from contracts.events import SLA_STREAM, TICKETS_STREAM
-from contracts.messaging import finish, servers
-from contracts.messaging.consumer import ConsumerSettings, DurableConsumer, PostgresInbox
-from contracts.messaging.streams import StreamSettings, ensure_stream
 from contracts.policy import load_policies
-from contracts.simclock import service_clock
-from contracts.telemetry import observe, serve, setup_logging
-from contracts.web import Introspection, current_principal
+from servicekit import openapi
+from servicekit.clock import Clock
+from servicekit.messaging import finish, servers
+from servicekit.messaging.consumer import ConsumerSettings, DurableConsumer, PostgresInbox
+from servicekit.messaging.streams import StreamSettings, ensure_stream
+from servicekit.simclock import service_clock
+from servicekit.telemetry import observe, serve, setup_logging
+from servicekit.web import Introspection, current_principal
 from sla_monitor import api, web
 from sla_monitor.commands import TicketApiCommands, TicketCommands
 from sla_monitor.projection import SlaProjection

@@ -18,8 +18,8 @@ from opentelemetry import propagate
 
 from contracts.events import EVENTS, CloudEvent, EventPayload, envelope, subject, to_wire
 from contracts.events import ticket as te
-from contracts.messaging.consumer import Connection
 from contracts.policy import SupportPolicy
+from servicekit.messaging.consumer import Connection
 from sla_monitor import queries
 from sla_monitor.changes import abandonment_warnings, clock_changes, missed_breaches
 from sla_monitor.clocks import TicketSla

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from contracts.messaging.database import PostgresSettings
+from servicekit.messaging.database import PostgresSettings
 
 
 class Settings(PostgresSettings):

@@ -30,10 +30,10 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Link, SpanKind
 
-from contracts.clock import Clock
 from contracts.events import Actor, ActorKind, EventPayload, envelope, subject, to_wire
 from contracts.events.sla import AbandonmentWarning, Breached, WarningRaised
 from contracts.vocabulary import Metric
+from servicekit.clock import Clock
 from sla_monitor import queries
 from sla_monitor.actions import NOTIFY
 from sla_monitor.changes import timer_key

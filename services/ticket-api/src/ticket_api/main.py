@@ -17,12 +17,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from contracts import openapi
-from contracts.clock import Clock
-from contracts.messaging.streams import StreamSettings
 from contracts.policy import load_policies
-from contracts.simclock import service_clock
-from contracts.telemetry import observe, serve, setup_logging
+from servicekit import openapi
+from servicekit.clock import Clock
+from servicekit.messaging.streams import StreamSettings
+from servicekit.simclock import service_clock
+from servicekit.telemetry import observe, serve, setup_logging
 from ticket_api.api import problems
 from ticket_api.api.admission import AdmissionLimit
 from ticket_api.api.directory.views import router as directory_router

@@ -51,8 +51,8 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from contracts.events import SLA_STREAM, TICKETS_STREAM, subject
-from contracts.messaging import servers
-from contracts.messaging.streams import StreamSettings, ensure_stream
+from servicekit.messaging import servers
+from servicekit.messaging.streams import StreamSettings, ensure_stream
 from ticket_api.application import TicketDesk
 from ticket_api.domain.ticket import Ticket
 from ticket_api.lease import Lease

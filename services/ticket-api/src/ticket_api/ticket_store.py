@@ -27,8 +27,8 @@ from eventsourcing.persistence import RecordConflictError
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from contracts.clock import Clock, SystemClock
 from contracts.policy import SupportPolicy
+from servicekit.clock import Clock, SystemClock
 from ticket_api.commands import Idempotency, Outcome
 from ticket_api.domain.errors import PolicyRuleBroken, UncarriableInput
 from ticket_api.domain.records import (

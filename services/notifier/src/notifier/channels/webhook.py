@@ -24,9 +24,9 @@ from collections.abc import Mapping
 
 import httpx2
 
-from contracts.clock import Clock
 from notifier.channels import DeliveryFailed, Outgoing, Sender, post
 from notifier.destinations import Destinations
+from servicekit.clock import Clock
 
 SUBSCRIPTION_PREFIX = "sub:"
 

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 import httpx2
 
-from contracts.clock import Clock
 from contracts.policy import SupportPolicy
 from notifier.channels import DeliveryFailed, Outgoing, post
 from notifier.channels.webhook import body_of, headers_for
@@ -28,6 +27,7 @@ from notifier.messages import Messages
 from notifier.subscriptions.addresses import DestinationRules, UnsafeDestination, check_destination
 from notifier.subscriptions.sealing import SecretUnavailable
 from notifier.subscriptions.store import ADDRESS_PREFIX, Subscription, Subscriptions
+from servicekit.clock import Clock
 
 log = logging.getLogger(__name__)
 PING = "supportdesk.webhook.ping"

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from contracts.clock import Clock
-from contracts.messaging.consumer import Connection
 from notifier.subscriptions.sealing import Sealer, new_secret
+from servicekit.clock import Clock
+from servicekit.messaging.consumer import Connection
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS webhook_subscriptions (

@@ -15,16 +15,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
-from contracts.clock import Clock
 from contracts.events import EVENTS
 from contracts.policy import SupportPolicy
-from contracts.web import Principal, Problem, current_principal
 from notifier.api import DeliveryOut, DeliveryPage
 from notifier.subscriptions import models as m
 from notifier.subscriptions.addresses import DestinationRules, UnsafeDestination, check_destination
 from notifier.subscriptions.sending import SubscriptionSender
 from notifier.subscriptions.store import NewSubscription, Scope, Subscription, Subscriptions
 from notifier.subscriptions.store import address_of as subscription_address
+from servicekit.clock import Clock
+from servicekit.web import Principal, Problem, current_principal
 
 FAMILIES = {"*", *(name.split(".")[0] + ".*" for name in EVENTS)}
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from contracts.web import CurrentPrincipal
+from servicekit.web import CurrentPrincipal
 from sla_monitor import queries
 from sla_monitor.api import models
 from sla_monitor.api.deps import Reader, SlaReader, Ticket, local_zone, ticket_not_found

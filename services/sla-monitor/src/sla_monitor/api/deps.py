@@ -17,12 +17,12 @@ import asyncpg
 from fastapi import Depends, FastAPI, Path, Query, Request
 from pydantic import TypeAdapter, ValidationError
 
-from contracts import web
-from contracts.clock import Clock
 from contracts.events import ticket as te
-from contracts.messaging.consumer import Connection
 from contracts.policy import SupportPolicy
-from contracts.web import CurrentPrincipal, Problem
+from servicekit import web
+from servicekit.clock import Clock
+from servicekit.messaging.consumer import Connection
+from servicekit.web import CurrentPrincipal, Problem
 from sla_monitor import queries
 from sla_monitor.queries import Where
 from sla_monitor.settings import Settings

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.problems import MEDIA_TYPE
+from servicekit.problems import MEDIA_TYPE
 
 
 class Answer(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from contracts.policy import parse_span
-from contracts.web import Problem
+from servicekit.web import Problem
 
 MAX_WITHIN = timedelta(days=31)
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from contracts.vocabulary import Metric
-from contracts.web import CurrentPrincipal
+from servicekit.web import CurrentPrincipal
 from sla_monitor import queries
 from sla_monitor.api import models
 from sla_monitor.api.deps import Reader, SlaReader

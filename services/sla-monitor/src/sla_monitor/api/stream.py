@@ -16,7 +16,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from contracts.web import CurrentPrincipal, Introspection, Problem
+from servicekit.web import CurrentPrincipal, Introspection, Problem
 from sla_monitor import queries
 from sla_monitor.api import models
 from sla_monitor.api.deps import Reader, Scope, SlaReader

@@ -20,7 +20,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from contracts.web import Introspection, Principal, Problem
+from servicekit.web import Introspection, Principal, Problem
 from sla_monitor.api.deps import SlaReader
 from sla_monitor.settings import Settings
 from sla_monitor.web.i18n import Words, countdown

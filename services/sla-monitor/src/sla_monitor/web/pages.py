@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from contracts.web import Introspection, Problem
+from servicekit.web import Introspection, Problem
 from sla_monitor.web import service
 from sla_monitor.web.deps import (
     LANG_COOKIE,

@@ -19,7 +19,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from contracts.web import Introspection
+from servicekit.web import Introspection
 from sla_monitor.api.deps import Scope, SlaReader
 from sla_monitor.api.params import aware
 from sla_monitor.api.stream import clock_changes, sse

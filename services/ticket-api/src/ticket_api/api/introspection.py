@@ -3,14 +3,14 @@
 sla-monitor and the notifier do not keep keys of their own: they forward each request's
 ``Authorization`` / ``X-API-Key`` here and get back the principal and the tenants it sees, as
 ticket-api resolves it on every request (ADR 0014; RFC 7662 in spirit, but a caller may only
-ask about the credential it presents). The answer's shape is ``contracts.web.PrincipalInfo``.
+ask about the credential it presents). The answer's shape is ``servicekit.web.PrincipalInfo``.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from contracts.web import PrincipalInfo
+from servicekit.web import PrincipalInfo
 from ticket_api.api.principals import CurrentPrincipal
 from ticket_api.domain.directory import ALL_TENANTS
 

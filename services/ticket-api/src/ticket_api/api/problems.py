@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from contracts.problems import MEDIA_TYPE, prefers_english, problem_document
+from servicekit.problems import MEDIA_TYPE, prefers_english, problem_document
 from ticket_api.application import (
     CaseNumbersBusy,
     ConcurrentUpdate,

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from contracts.openapi import problems, with_headers
+from servicekit.openapi import problems, with_headers
 from ticket_api.api.directory import models as m
 from ticket_api.api.parameters import KnownParameters
 from ticket_api.api.principals import STAFF, CurrentPrincipal, Principal

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from contracts.openapi import problems
+from servicekit.openapi import problems
 from ticket_api.api.parameters import KnownParameters
 from ticket_api.api.principals import CurrentPrincipal
 from ticket_api.api.problems import Problem

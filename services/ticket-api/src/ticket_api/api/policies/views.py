@@ -8,8 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from contracts.openapi import problems
 from contracts.policy import SupportPolicy
+from servicekit.openapi import problems
 from ticket_api.api.parameters import KnownParameters
 from ticket_api.api.principals import CurrentPrincipal
 from ticket_api.api.problems import Problem

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.openapi import with_headers
+from servicekit.openapi import with_headers
 from ticket_api import commands as c
 from ticket_api.api.principals import STAFF
 from ticket_api.api.problems import refusal, wants_english

@@ -16,8 +16,8 @@ from pydantic import (
 )
 
 from contracts.events.base import printable
-from contracts.openapi import PROBLEM_REF, ProblemDocument
-from contracts.problems import MEDIA_TYPE
+from servicekit.openapi import PROBLEM_REF, ProblemDocument
+from servicekit.problems import MEDIA_TYPE
 from ticket_api.domain.ticket import Ticket
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
@@ -262,7 +262,7 @@ class EventOut(BaseModel):
 
 
 ProblemOut = ProblemDocument
-"""The one problem document of every service (``contracts.openapi``), also a bulk item's."""
+"""The one problem document of every service (``servicekit.openapi``), also a bulk item's."""
 
 
 PROBLEM_TEXT = {

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
-from contracts.openapi import problems, with_headers
+from servicekit.openapi import problems, with_headers
 from ticket_api.api.parameters import KnownParameters
 from ticket_api.api.principals import CurrentPrincipal
 from ticket_api.api.problems import Problem

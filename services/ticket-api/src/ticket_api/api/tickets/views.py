@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from contracts.openapi import problems, with_headers
+from servicekit.openapi import problems, with_headers
 from ticket_api import commands as c
 from ticket_api.api.principals import STAFF
 from ticket_api.api.tickets import bulk, queries
@@ -55,7 +55,7 @@ COMMAND_ANSWERS = with_headers("ETag", "Idempotent-Replayed") | problems(
     400, 409, 412, d400='If-Match is not a version such as "3" (bad-if-match)'
 )
 """What every command can answer besides the ticket (401, 403, 404, 422, 429 and 503 are
-added to every authenticated operation by ``contracts.openapi.publish``)."""
+added to every authenticated operation by ``servicekit.openapi.publish``)."""
 
 
 def command_route(

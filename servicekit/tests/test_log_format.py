@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from contracts.telemetry import log_format, setup_logging
+from servicekit.telemetry import log_format, setup_logging
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.problems import MEDIA_TYPE
+from servicekit.problems import MEDIA_TYPE
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]

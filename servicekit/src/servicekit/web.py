@@ -28,8 +28,8 @@ from opentelemetry import propagate
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from contracts.openapi import ProblemDocument as ProblemDocument  # the one problem schema
-from contracts.problems import MEDIA_TYPE, prefers_english, problem_document
+from servicekit.openapi import ProblemDocument as ProblemDocument  # the one problem schema
+from servicekit.problems import MEDIA_TYPE, prefers_english, problem_document
 
 log = logging.getLogger(__name__)
 

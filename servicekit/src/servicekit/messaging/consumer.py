@@ -42,8 +42,8 @@ from pydantic import ValidationError
 from contracts.events import CloudEvent, EventPayload, UnknownEventError, from_wire, payload_of
 
 log = logging.getLogger(__name__)
-tracer = trace.get_tracer("contracts.messaging")
-meter = metrics.get_meter("contracts.messaging")
+tracer = trace.get_tracer("servicekit.messaging")
+meter = metrics.get_meter("servicekit.messaging")
 HANDLED = meter.create_counter(
     "supportdesk.consumer.handled", description="Events handled (first time), by consumer"
 )

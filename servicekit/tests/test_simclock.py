@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from nats_server import NatsServer
 
-from contracts.simclock import SharedClock, main, set_shared_time
+from servicekit.simclock import SharedClock, main, set_shared_time
 
 FRIDAY = datetime(2026, 11, 27, 17, 30, tzinfo=ZoneInfo("America/Mexico_City"))
 

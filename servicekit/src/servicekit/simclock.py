@@ -24,9 +24,9 @@ from nats.js.api import KeyValueConfig
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from contracts.clock import Clock, SystemClock
-from contracts.messaging import servers
 from contracts.policy.durations import parse_span
+from servicekit.clock import Clock, SystemClock
+from servicekit.messaging import servers
 
 BUCKET = "supportdesk_clock"
 KEY = "now"

@@ -14,7 +14,7 @@ import json
 import nats
 from nats.js.api import DeliverPolicy
 
-from contracts.messaging import servers
+from servicekit.messaging import servers
 
 
 async def tail(url: str, subject: str, from_start: bool) -> None:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import httpx2
 import pytest
 
-from contracts.web import ALL_TENANTS, Introspection, Principal, PrincipalInfo, Problem
+from servicekit.web import ALL_TENANTS, Introspection, Principal, PrincipalInfo, Problem
 
 T = TypeVar("T")
 AGENT_OF_ALFA = PrincipalInfo(kind="agent", id="agent-alfa", name="Alba", tenants=["alfa"])

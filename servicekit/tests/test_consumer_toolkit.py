@@ -29,15 +29,15 @@ from contracts.events import (
     to_wire,
 )
 from contracts.events.ticket import NoteAdded
-from contracts.messaging.consumer import (
+from servicekit.messaging.consumer import (
     Connection,
     ConsumerSettings,
     DurableConsumer,
     PostgresInbox,
     TransientError,
 )
-from contracts.messaging.database import create_pool
-from contracts.messaging.streams import StreamSettings, ensure_stream
+from servicekit.messaging.database import create_pool
+from servicekit.messaging.streams import StreamSettings, ensure_stream
 
 T = TypeVar("T")
 Handler = Callable[[CloudEvent, EventPayload, Connection], Awaitable[None]]
