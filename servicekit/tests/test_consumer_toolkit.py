@@ -90,16 +90,16 @@ def settings(**overrides: Any) -> ConsumerSettings:
 
 
 async def run_until(consumer: DurableConsumer, done: Callable[[], bool]) -> None:
-    """Run the consumer until ``done()`` holds after a handled message (bounded)."""
+    """Run the consumer until ``done()`` holds after a handled batch (bounded)."""
     task = asyncio.create_task(consumer.run())
-    original = consumer.handle
+    original = consumer.handle_batch
 
-    async def handle_and_check(message: Msg) -> None:
-        await original(message)
+    async def handle_and_check(messages: list[Msg]) -> None:
+        await original(messages)
         if done():
             consumer.stop()
 
-    consumer.handle = handle_and_check  # type: ignore[method-assign]
+    consumer.handle_batch = handle_and_check  # type: ignore[method-assign]
     await asyncio.wait_for(task, 30)
 
 
@@ -196,6 +196,47 @@ def test_poison_messages_go_to_the_dead_letter_table_and_are_not_redelivered(
     assert redelivered == 0  # terminated: no endless redelivery loop
     assert letters[0]["reason"].startswith("unreadable event")
     assert letters[1]["reason"].startswith("failed 2 times") and letters[1]["deliveries"] == 2
+
+
+def test_a_batch_is_handled_in_one_go_and_a_poison_message_in_it_is_set_aside_alone(
+    nats_server: NatsServer, postgres_env: dict[str, str]
+) -> None:
+    """Forty events fetched together: the one the handler chokes on costs the others nothing."""
+
+    async def scenario() -> tuple[str, list[Any], list[Any], int, int]:
+        async with world(nats_server.url, postgres_env) as (nc, inbox):
+            js = nc.jetstream()
+            tickets = [str(uuid4()), str(uuid4())]
+            for version in range(1, 21):
+                for ticket in tickets:
+                    subject_, body, headers = note(version, ticket)
+                    await js.publish(subject_, body, headers=headers)
+            poison = f"{tickets[1]}:7"
+            async with inbox.pool.acquire() as conn:
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS toolkit_work (n BIGSERIAL, event_id TEXT)"
+                )
+
+            async def handler(event: CloudEvent, payload: EventPayload, conn: Connection) -> None:
+                await conn.execute("INSERT INTO toolkit_work (event_id) VALUES ($1)", event.id)
+                if event.id == poison:
+                    raise RuntimeError("this event breaks the handler")
+
+            consumer = DurableConsumer(nc, settings(max_deliver=2, batch=100), inbox, handler)
+            await run_until(consumer, lambda: consumer.handled == 39 and consumer.dead_letters == 1)
+            work = await rows(inbox, "SELECT event_id FROM toolkit_work ORDER BY n")
+            letters = await rows(inbox, "SELECT event_id FROM consumer_dead_letters")
+            return poison, work, letters, consumer.handled, consumer.duplicates
+
+    poison, work, letters, handled, duplicates = run(scenario())
+    ids = [row["event_id"] for row in work]
+    assert len(ids) == len(set(ids)) == 39  # every good event's work committed exactly once
+    assert [row["event_id"] for row in letters] == [poison]
+    assert poison not in ids  # the poison's work was rolled back each time
+    for ticket in {event_id.split(":")[0] for event_id in ids}:  # each ticket's events in order
+        versions = [int(i.split(":")[1]) for i in ids if i.startswith(ticket)]
+        assert versions == sorted(versions)
+    assert (handled, duplicates) == (39, 0)
 
 
 def test_an_existing_durable_with_drifted_config_is_reconciled(

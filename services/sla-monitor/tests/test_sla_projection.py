@@ -114,14 +114,8 @@ async def project(url: str, env: dict[str, str], expected: int) -> list[dict[str
         projection.handle,
     )
     task = asyncio.create_task(consumer.run())
-    original = consumer.handle
-
-    async def handle(message: Any) -> None:
-        await original(message)
-        if consumer.handled >= expected:
-            consumer.stop()
-
-    consumer.handle = handle  # type: ignore[method-assign]
+    await asyncio.wait_for(consumer.wait_handled(expected), 30)
+    consumer.stop()
     await asyncio.wait_for(task, 30)
     await nc.close()
     query = "SELECT * FROM sla_clocks ORDER BY metric"
