@@ -86,3 +86,53 @@ def test_every_operation_declares_its_auth_its_problems_and_a_stable_id(
                     schema = content["application/problem+json"]["schema"]
                     assert schema == {"$ref": "#/components/schemas/Problem"}, (where, status)
     assert len(ids) == len(set(ids)), f"{service}: operation ids repeat"
+
+
+def _validator(document: dict[str, Any], schema: dict[str, Any]) -> Any:
+    """A JSON Schema (2020-12, as OpenAPI 3.1) validator whose ``#/components`` refs resolve
+    inside ``document``."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator({**schema, "components": document["components"]})
+
+
+def _check(document: dict[str, Any], where: str, schema: dict[str, Any], value: Any) -> None:
+    errors = sorted(_validator(document, schema).iter_errors(value), key=str)
+    assert not errors, f"{where}: the example does not fit its schema: {errors[0].message}"
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_every_operation_has_request_and_response_examples_that_fit_their_schemas(
+    service: str, tmp_path: Path
+) -> None:
+    """Every parameter, request body and answer (success and problem) of every operation has
+    an example an integrator can copy, and each one validates against its schema."""
+    document = SERVICES[service](tmp_path).openapi()
+    checked = 0
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            where = f"{service} {method.upper()} {path}"
+            for parameter in operation.get("parameters", []):
+                name = f"{where} parameter {parameter['name']}"
+                assert "example" in parameter, f"{name} has no example"
+                _check(document, name, parameter["schema"], parameter["example"])
+                checked += 1
+            body = operation.get("requestBody", {}).get("content", {})
+            for media, content in body.items():
+                name = f"{where} request {media}"
+                assert "example" in content, f"{name} has no example"
+                if "schema" in content and "json" in media:
+                    _check(document, name, content["schema"], content["example"])
+                checked += 1
+            answered = [s for s, a in operation["responses"].items() if a.get("content")]
+            assert any(int(s) < 400 for s in answered) or "204" in operation["responses"], where
+            for status in answered:
+                for media, content in operation["responses"][status]["content"].items():
+                    if media == "application/octet-stream":  # a file's bytes, as uploaded
+                        continue
+                    name = f"{where} {status} {media}"
+                    assert "example" in content, f"{name} has no example"
+                    if "schema" in content and "json" in media:
+                        _check(document, name, content["schema"], content["example"])
+                    checked += 1
+    assert checked > 40

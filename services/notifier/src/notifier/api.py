@@ -17,14 +17,25 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
+from notifier import examples
 from notifier.delivery import Dispatcher
 from notifier.settings import Settings
 from servicekit import web
 from servicekit.clock import Clock
+from servicekit.paging import (
+    DEFAULT_LIMIT,
+    Cursor,
+    KnownParameters,
+    Limit,
+    decode_cursor,
+    encode_cursor,
+    invalid_cursor,
+    link_next,
+)
 from servicekit.web import Principal, Problem, current_principal
 
 DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
@@ -61,6 +72,8 @@ Reader = Annotated[DeliveryReader, Depends(reader_of)]
 
 
 class DeliveryOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DELIVERY]})
+
     id: str
     event_id: str
     event_type: str
@@ -92,29 +105,55 @@ class DeliveryOut(BaseModel):
 
 
 class DeliveryPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DELIVERY_PAGE]})
+
     items: list[DeliveryOut]
-    next_cursor: str | None
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page (also in the Link header); "
+        "null on the last page."
+    )
 
 
-router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
+def after(cursor: str | None) -> int:
+    """The position a cursor names: that of the last row of the page it followed.
+
+    Cursors are opaque (``servicekit.paging``); the bare numbers handed out before are still
+    accepted, so a client holding one carries on where it stopped."""
+    if cursor is None:
+        return 0
+    if cursor.isdigit() and len(cursor) <= 18:
+        return int(cursor)
+    [position] = decode_cursor(cursor, 1)
+    if not isinstance(position, int) or not 0 <= position < 10**18:
+        raise invalid_cursor()
+    return position
+
+
+def cursor_after(position: int) -> str:
+    return encode_cursor(position)
+
+
+router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"], dependencies=[KnownParameters])
 
 
 @router.get("", summary="The delivery log, newest last, filtered")
 async def list_deliveries(
     principal: Staff,
     reader: Reader,
+    request: Request,
+    response: Response,
     ticket_id: Annotated[str | None, Query(max_length=100)] = None,
     case_number: Annotated[str | None, Query(max_length=100)] = None,
     channel: ChannelName | None = None,
     status: Status | None = None,
     tenant: Annotated[str | None, Query(max_length=100)] = None,
-    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> DeliveryPage:
     """Filter by ticket (id or case number), channel, status and tenant (among those you
-    see); page with ``next_cursor``."""
+    see); page with ``next_cursor`` or the ``Link: rel="next"`` header."""
     limit = min(limit, reader.settings.page_size_cap)
-    clauses, args = ["seq > $1"], list[object]([int(cursor or 0)])
+    clauses, args = ["seq > $1"], list[object]([after(cursor)])
     for condition, value in (
         ("ticket_id = {}", ticket_id),
         ("case_number = {}", case_number),
@@ -133,10 +172,12 @@ async def list_deliveries(
         rows = await conn.fetch(query, *args)
     more = len(rows) > limit
     rows = rows[:limit]
-    return DeliveryPage(
+    page = DeliveryPage(
         items=[DeliveryOut.of(r) for r in rows],
-        next_cursor=str(rows[-1]["seq"]) if more else None,
+        next_cursor=cursor_after(rows[-1]["seq"]) if more else None,
     )
+    link_next(request, response, page.next_cursor)
+    return page
 
 
 DeliveryId = Annotated[str, Path(max_length=64)]
@@ -214,11 +255,21 @@ def install(app: FastAPI) -> None:
     )
     app.include_router(router)
 
-    @app.get("/healthz", tags=["health"], summary="Alive")
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        summary="Alive",
+        responses={200: {"content": {"application/json": {"example": examples.HEALTH}}}},
+    )
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="Database reachable, consumers attached")
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="Database reachable, consumers attached",
+        responses={200: {"content": {"application/json": {"example": examples.READY}}}},
+    )
     async def readyz(request: Request) -> JSONResponse:
         reader = reader_of(request)
         body: dict[str, Any] = {"status": "ok", "database": "ok"}

@@ -23,6 +23,7 @@ from servicekit.clock import Clock
 from servicekit.messaging.streams import StreamSettings
 from servicekit.simclock import service_clock
 from servicekit.telemetry import observe, serve, setup_logging
+from ticket_api.api import examples as ex
 from ticket_api.api import problems
 from ticket_api.api.admission import AdmissionLimit
 from ticket_api.api.directory.views import router as directory_router
@@ -205,11 +206,13 @@ def _limit_body_size(app: FastAPI, default_limit: int, limits: dict[str, int]) -
 
 
 def _health(app: FastAPI) -> None:
-    @app.get("/healthz", tags=["health"], summary="Alive")
+    @app.get("/healthz", tags=["health"], summary="Alive", responses=ex.answer(ex.HEALTH))
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="Dependencies reachable")
+    @app.get(
+        "/readyz", tags=["health"], summary="Dependencies reachable", responses=ex.answer(ex.READY)
+    )
     def readyz(request: Request) -> JSONResponse:
         try:  # one round trip, without the library's retries: readiness must answer fast
             with request.app.state.desk.recorder.datastore.transaction(commit=False) as cursor:

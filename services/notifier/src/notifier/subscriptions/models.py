@@ -4,18 +4,28 @@ rotation (``WebhookWithSecret``), never in a list or a read."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from notifier import examples
 from notifier.subscriptions.store import Subscription
+
+
+def example(value: dict[str, Any], *, forbid: bool = False) -> ConfigDict:
+    """A model's settings with its example (the OpenAPI document shows it)."""
+    config = ConfigDict(json_schema_extra={"examples": [value]})
+    if forbid:
+        config["extra"] = "forbid"
+    return config
+
 
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class WebhookIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = example(examples.WEBHOOK_IN, forbid=True)
 
     url: Annotated[str, StringConstraints(min_length=8, max_length=2000)] = Field(
         description="https URL of the receiver; it must resolve to public addresses only."
@@ -37,6 +47,8 @@ class WebhookIn(BaseModel):
 
 
 class WebhookOut(BaseModel):
+    model_config = example(examples.WEBHOOK)
+
     id: str
     url: str
     events: list[str]
@@ -63,18 +75,25 @@ class WebhookOut(BaseModel):
 
 
 class WebhookWithSecret(WebhookOut):
+    model_config = example(examples.WEBHOOK_WITH_SECRET)
+
     secret: str = Field(
         description="`whsec_…` signing secret (Standard Webhooks). Shown this once: store it."
     )
 
 
 class WebhookPage(BaseModel):
+    model_config = example(examples.WEBHOOK_PAGE)
+
     items: list[WebhookOut]
-    next_cursor: str | None
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page (also in the Link header); "
+        "null on the last page."
+    )
 
 
 class RotateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = example(examples.ROTATE_IN, forbid=True)
 
     overlap_seconds: float | None = Field(
         None, ge=0, le=7 * 86400, description="How long the old secret still signs (24 h)."
@@ -82,12 +101,14 @@ class RotateIn(BaseModel):
 
 
 class PauseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = example(examples.PAUSE_IN, forbid=True)
 
     reason: Annotated[str, StringConstraints(max_length=500)] = "paused by its owner"
 
 
 class PingOut(BaseModel):
+    model_config = example(examples.PING)
+
     webhook_id: str = Field(description="The ping's `webhook-id` (and CloudEvent id).")
     delivered: bool = Field(description="The receiver answered 2xx.")
     status: int | None = Field(description="The receiver's HTTP status; None: unreachable.")

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Request, Response
 
 from contracts.events import EVENTS
 from contracts.policy import SupportPolicy
-from notifier.api import DeliveryOut, DeliveryPage
+from notifier import examples
+from notifier.api import DeliveryOut, DeliveryPage, after, cursor_after
 from notifier.subscriptions import models as m
 from notifier.subscriptions.addresses import DestinationRules, UnsafeDestination, check_destination
 from notifier.subscriptions.sending import SubscriptionSender
 from notifier.subscriptions.store import NewSubscription, Scope, Subscription, Subscriptions
 from notifier.subscriptions.store import address_of as subscription_address
 from servicekit.clock import Clock
+from servicekit.paging import DEFAULT_LIMIT, Cursor, KnownParameters, Limit, link_next
 from servicekit.web import Principal, Problem, current_principal
 
 FAMILIES = {"*", *(name.split(".")[0] + ".*" for name in EVENTS)}
@@ -40,6 +42,11 @@ class WebhookDesk:
     overlap: timedelta
     page_size_cap: int = 200
     sender: SubscriptionSender | None = field(default=None)
+
+
+def answer_example(value: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """This operation's own example of its answer (where its model's would mislead)."""
+    return {200: {"content": {"application/json": {"example": value}}}}
 
 
 def desk_of(request: Request) -> WebhookDesk:
@@ -61,7 +68,7 @@ def admin(principal: Annotated[Principal, Depends(current_principal)]) -> Princi
 Admin = Annotated[Principal, Depends(admin)]
 Desk = Annotated[WebhookDesk, Depends(desk_of)]
 WebhookId = Annotated[str, Path(max_length=64)]
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], dependencies=[KnownParameters])
 
 
 def not_found(subscription_id: str) -> Problem:
@@ -186,18 +193,22 @@ async def create(body: m.WebhookIn, principal: Admin, desk: Desk) -> m.WebhookWi
 async def list_webhooks(
     principal: Admin,
     desk: Desk,
-    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    request: Request,
+    response: Response,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> m.WebhookPage:
     limit = min(limit, desk.page_size_cap)
-    rows = await desk.store.page(principal.scope(None), after=int(cursor or 0), limit=limit + 1)
+    rows = await desk.store.page(principal.scope(None), after=after(cursor), limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     now = desk.clock.now()
-    return m.WebhookPage(
+    page = m.WebhookPage(
         items=[m.WebhookOut.of(s, now) for _, s in rows],
-        next_cursor=str(rows[-1][0]) if more else None,
+        next_cursor=cursor_after(rows[-1][0]) if more else None,
     )
+    link_next(request, response, page.next_cursor)
+    return page
 
 
 @router.get(
@@ -257,7 +268,7 @@ async def resume(webhook_id: WebhookId, principal: Admin, desk: Desk) -> m.Webho
     "/{webhook_id}/rotate",
     operation_id="rotateWebhookSecret",
     summary="A new secret; the old one signs for a while too",
-    responses=m.problems(401, 403, 404, 503),
+    responses=m.problems(401, 403, 404, 503) | answer_example(examples.ROTATED),
 )
 async def rotate(
     webhook_id: WebhookId,
@@ -307,14 +318,16 @@ async def test(webhook_id: WebhookId, principal: Admin, desk: Desk) -> m.PingOut
     "/{webhook_id}/deliveries",
     operation_id="listWebhookDeliveries",
     summary="What was sent to it, from the delivery log",
-    responses=m.problems(401, 403, 404, 503),
+    responses=m.problems(401, 403, 404, 503) | answer_example(examples.WEBHOOK_DELIVERY_PAGE),
 )
 async def deliveries(
     webhook_id: WebhookId,
     principal: Admin,
     desk: Desk,
-    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    request: Request,
+    response: Response,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> DeliveryPage:
     await found(desk, webhook_id, principal.scope(None))
     limit = min(limit, desk.page_size_cap)
@@ -323,11 +336,14 @@ async def deliveries(
             "SELECT * FROM deliveries WHERE channel = 'webhook' AND address = $1 AND seq > $2"
             " ORDER BY seq LIMIT $3",
             subscription_address(webhook_id),
-            int(cursor or 0),
+            after(cursor),
             limit + 1,
         )
     more = len(rows) > limit
     rows = rows[:limit]
-    return DeliveryPage(
-        items=[DeliveryOut.of(r) for r in rows], next_cursor=str(rows[-1]["seq"]) if more else None
+    page = DeliveryPage(
+        items=[DeliveryOut.of(r) for r in rows],
+        next_cursor=cursor_after(rows[-1]["seq"]) if more else None,
     )
+    link_next(request, response, page.next_cursor)
+    return page

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from servicekit.paging import KnownParameters
 from sla_monitor.api import clocks, health, receipt, reports, stream
 from sla_monitor.api.deps import SlaReader, install_problems
 from sla_monitor.api.params import parse_within
@@ -22,8 +23,9 @@ __all__ = ["SlaReader", "install_problems", "parse_within", "routes", "sse"]
 
 
 def routes(app: FastAPI) -> None:
-    """Every route of the read API, in the order the OpenAPI document lists them."""
-    router = APIRouter()
+    """Every route of the read API, in the order the OpenAPI document lists them; each refuses
+    a query parameter it does not declare (400 ``unknown-parameter``), as ticket-api's do."""
+    router = APIRouter(dependencies=[KnownParameters])
     for feature in (clocks, receipt, reports, stream, health):
         router.include_router(feature.router)
     app.include_router(router)

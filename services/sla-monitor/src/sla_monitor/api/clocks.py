@@ -10,9 +10,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
+from servicekit.paging import (
+    DEFAULT_LIMIT,
+    Cursor,
+    Limit,
+    decode_cursor,
+    encode_cursor,
+    invalid_cursor,
+    link_next,
+)
 from servicekit.web import CurrentPrincipal
 from sla_monitor import queries
 from sla_monitor.api import models
@@ -25,7 +35,6 @@ from sla_monitor.tickets import ticket_facts
 
 router = APIRouter(prefix="/v1/sla", tags=["sla"])
 Name = Annotated[str | None, Query(max_length=100)]
-Limit = Annotated[int | None, Query(ge=1)]
 
 
 @router.get(
@@ -85,11 +94,15 @@ async def ticket_clocks(
 async def at_risk(
     reader: Reader,
     principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
     within: Annotated[str, Query(max_length=32, description="2h, 30m, 1h30m or seconds")] = "2h",
     policy: Name = None,
     tenant: Name = None,
-    limit: Limit = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
+    """By deadline, soonest first; a page at a time (``next_cursor``, ``Link: rel="next"``)."""
     span, size, now = parse_within(within), reader.page_size(limit), reader.clock.now()
     where = Where(
         ("deadline > {}", now),
@@ -97,14 +110,9 @@ async def at_risk(
         ("policy = {}", policy),
         ("tenant = ANY({})", principal.scope(tenant)),
     )
-    rows = await clock_page(reader, where, size, "running")
-    return {
-        "now": instant(now, UTC_ZONE),
-        "within_seconds": span.total_seconds(),
-        "limit": size,
-        "truncated": len(rows) > size,
-        "items": [row_json(r, reader.zone(r["policy"]), now) for r in rows[:size]],
-    }
+    rows = await clock_page(reader, where, size, cursor, "running")
+    body = {"now": instant(now, UTC_ZONE), "within_seconds": span.total_seconds()}
+    return body | page(request, response, reader, rows, size, now)
 
 
 @router.get(
@@ -117,12 +125,16 @@ async def at_risk(
 async def breaches(
     reader: Reader,
     principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
     since: datetime | None = None,
     until: datetime | None = None,
     policy: Name = None,
     tenant: Name = None,
-    limit: Limit = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
+    """By deadline, earliest first; a page at a time (``next_cursor``, ``Link: rel="next"``)."""
     now = reader.clock.now()
     (start, end), size = period(since, until, now), reader.page_size(limit)
     where = Where(
@@ -131,18 +143,48 @@ async def breaches(
         ("policy = {}", policy),
         ("tenant = ANY({})", principal.scope(tenant)),
     )
-    rows = await clock_page(reader, where, size, queries.BREACHED.format(now=where.param(now)))
-    return {
-        "since": instant(start, UTC_ZONE),
-        "until": instant(end, UTC_ZONE),
-        "limit": size,
-        "truncated": len(rows) > size,
-        "items": [row_json(r, reader.zone(r["policy"]), now) for r in rows[:size]],
-    }
+    breached = queries.BREACHED.format(now=where.param(now))
+    rows = await clock_page(reader, where, size, cursor, breached)
+    body = {"since": instant(start, UTC_ZONE), "until": instant(end, UTC_ZONE)}
+    return body | page(request, response, reader, rows, size, now)
 
 
-async def clock_page(reader: SlaReader, where: Where, size: int, *fixed: str) -> list[Any]:
-    """Up to ``size + 1`` clock rows by deadline (one more tells a truncated page)."""
+async def clock_page(
+    reader: SlaReader, where: Where, size: int, cursor: str | None, *fixed: str
+) -> list[Any]:
+    """Up to ``size + 1`` clock rows by deadline after the cursor's row (one more tells
+    that there is a next page)."""
+    if cursor is not None:
+        deadline, ticket_id, metric = decode_cursor(cursor, 3)
+        try:
+            key = (datetime.fromisoformat(deadline), UUID(ticket_id), str(metric))
+        except (TypeError, ValueError):
+            raise invalid_cursor() from None
+        after = ", ".join(where.param(value) for value in key)
+        fixed = (*fixed, f"(deadline, ticket_id, metric) > ({after})")
     sql = queries.CLOCKS_PAGE.format(where=where.sql(*fixed), limit=where.param(size + 1))
     async with reader.db().acquire() as conn:
         return list(await conn.fetch(sql, *where.args))
+
+
+def page(
+    request: Request, response: Response, reader: SlaReader, rows: list[Any], size: int,
+    now: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    """The page's items, its ``next_cursor`` (and ``Link``), and the older ``limit`` and
+    ``truncated`` fields clients written before paging read."""
+    more = len(rows) > size
+    rows = rows[:size]
+    last = rows[-1] if more else None
+    next_cursor = (
+        None
+        if last is None
+        else encode_cursor(last["deadline"].isoformat(), str(last["ticket_id"]), last["metric"])
+    )
+    link_next(request, response, next_cursor)
+    return {
+        "limit": size,
+        "truncated": more,
+        "items": [row_json(r, reader.zone(r["policy"]), now) for r in rows],
+        "next_cursor": next_cursor,
+    }

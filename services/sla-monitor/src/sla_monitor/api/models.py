@@ -12,10 +12,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from servicekit.problems import MEDIA_TYPE
+from sla_monitor.api import examples
 
 
 class Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def example(value: dict[str, Any]) -> ConfigDict:
+    """An answer model's settings with its example (the OpenAPI document shows it)."""
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": [value]})
 
 
 class Instant(Answer):
@@ -45,6 +51,8 @@ class EarlierCycle(Answer):
 class Clock(Answer):
     """One of a ticket's clocks, live."""
 
+    model_config = example(examples.CLOCK)
+
     metric: str
     status: str = Field(description="pending, running, paused, met, breached or not_applicable")
     running: bool
@@ -62,6 +70,8 @@ class Clock(Answer):
 
 class TicketClocks(Answer):
     """A ticket's clocks as of ``now``, with its names."""
+
+    model_config = example(examples.TICKET_CLOCKS)
 
     ticket_id: str
     case_number: str
@@ -85,6 +95,8 @@ class TicketClocks(Answer):
 class ClockRow(Answer):
     """A clock as stored at its ticket's last event (``as_of``), with its ticket's names; the
     status is ``breached`` once a running clock's deadline has passed."""
+
+    model_config = example(examples.CLOCK_ROW)
 
     ticket_id: str
     case_number: str | None
@@ -114,20 +126,37 @@ class ClockChange(ClockRow):
     change: Literal["written", "deadline_passed"]
 
 
+NEXT_CURSOR = Field(
+    description="Pass as ?cursor= for the next page (also in the Link header); null on the "
+    "last page."
+)
+LIMIT = Field(description="The page size used (the asked `limit`, at most the server's cap).")
+TRUNCATED = Field(
+    description="There is a next page (`next_cursor` is set); kept for clients written "
+    "before paging."
+)
+
+
 class AtRisk(Answer):
+    model_config = example(examples.AT_RISK)
+
     now: Instant
     within_seconds: float
-    limit: int
-    truncated: bool
+    limit: int = LIMIT
+    truncated: bool = TRUNCATED
     items: list[ClockRow]
+    next_cursor: str | None = NEXT_CURSOR
 
 
 class Breaches(Answer):
+    model_config = example(examples.BREACHES)
+
     since: Instant
     until: Instant
-    limit: int
-    truncated: bool
+    limit: int = LIMIT
+    truncated: bool = TRUNCATED
     items: list[ClockRow]
+    next_cursor: str | None = NEXT_CURSOR
 
 
 class MetricCompliance(Answer):
@@ -145,6 +174,8 @@ class ComplianceGroup(Answer):
 
 
 class Compliance(Answer):
+    model_config = example(examples.COMPLIANCE)
+
     since: Instant | None
     until: Instant | None
     items: list[ComplianceGroup] = Field(description="By policy, then priority as ranked there")
@@ -174,6 +205,8 @@ class ReceiptClock(Answer):
 
 
 class Receipt(Answer):
+    model_config = example(examples.RECEIPT)
+
     ticket_id: str
     case_number: str
     title: str
@@ -189,10 +222,14 @@ class Receipt(Answer):
 
 
 class Health(Answer):
+    model_config = example(examples.HEALTH)
+
     status: Literal["ok"]
 
 
 class Readiness(Answer):
+    model_config = example(examples.READY)
+
     status: Literal["ok", "unavailable"]
     database: str = Field(description="ok, or the error met reaching it")
     nats: Literal["ok", "disconnected"] | None = None

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from sla_monitor.api import models
+from sla_monitor.api import examples, models
 from sla_monitor.api.deps import English, Reader, Ticket, ticket_not_found
 from sla_monitor.receipt import build_receipt
 from sla_monitor.receipt_view import receipt_json, receipt_text
@@ -22,7 +22,10 @@ router = APIRouter(prefix="/v1/sla", tags=["sla"])
     summary="Every second of a ticket's SLA clocks explained: the receipt (JSON or plain text)",
     response_model=None,
     responses={
-        200: {"model": models.Receipt, "content": {"text/plain": {}}},
+        200: {
+            "model": models.Receipt,
+            "content": {"text/plain": {"example": examples.RECEIPT_TEXT}},
+        },
         **models.problems(401, 404, 503),
     },
 )

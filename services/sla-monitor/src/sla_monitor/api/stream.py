@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 
 from servicekit.web import CurrentPrincipal, Introspection, Problem
 from sla_monitor import queries
-from sla_monitor.api import models
+from sla_monitor.api import examples, models
 from sla_monitor.api.deps import Reader, Scope, SlaReader
 from sla_monitor.api.params import aware
 from sla_monitor.api.shape import row_json
@@ -36,7 +36,7 @@ router = APIRouter(prefix="/v1/sla", tags=["sla"])
     responses={
         200: {
             "description": "``event: clock`` messages; each ``data`` is a ClockChange",
-            "content": {"text/event-stream": {}},
+            "content": {"text/event-stream": {"example": examples.CLOCK_CHANGE_EVENT}},
         },
         **models.problems(401, 403, 503),
     },

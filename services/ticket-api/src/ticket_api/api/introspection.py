@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from servicekit.web import PrincipalInfo
+from ticket_api.api import examples as ex
 from ticket_api.api.principals import CurrentPrincipal
 from ticket_api.domain.directory import ALL_TENANTS
 
@@ -21,6 +22,7 @@ router = APIRouter(prefix="/v1", tags=["directory"])
     "/principal",
     response_model=PrincipalInfo,
     summary="Who this credential is and which tenants it sees",
+    responses=ex.answer(ex.PRINCIPAL),
 )
 def introspect(principal: CurrentPrincipal) -> PrincipalInfo:
     """Any valid credential may ask about itself; an invalid or revoked one gets 401, a

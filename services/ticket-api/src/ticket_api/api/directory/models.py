@@ -17,7 +17,8 @@ from pydantic_core import PydanticCustomError
 
 from contracts.events.ticket import AgreedChannel
 from contracts.policy.models import TimeZoneName
-from ticket_api.api.tickets.models import Short, Slug
+from ticket_api.api import examples as ex
+from ticket_api.api.tickets.models import Short, Slug, example
 from ticket_api.domain.directory import ApiKey, Contact, StaffMember, Tenant
 
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[0-9]{7,15}$")]
@@ -28,6 +29,8 @@ class _In(BaseModel):
 
 
 class TenantIn(_In):
+    model_config = example(ex.TENANT_IN)
+
     slug: Slug
     name: Short
     policies: list[Slug] = Field(
@@ -36,6 +39,8 @@ class TenantIn(_In):
 
 
 class TenantChange(_In):
+    model_config = example(ex.TENANT_CHANGE)
+
     name: Short | None = None
     policies: list[Slug] | None = Field(None, max_length=50)
     active: bool | None = Field(None, description="false: nobody of it may ask for support.")
@@ -43,11 +48,15 @@ class TenantChange(_In):
 
 
 class SpaceIn(_In):
+    model_config = example(ex.SPACE_IN)
+
     name: Short
     contact: Slug = Field(description="Its one authorized support contact (000).")
 
 
 class TenantOut(BaseModel):
+    model_config = example(ex.TENANT, forbid=False)
+
     slug: str
     name: str
     active: bool
@@ -80,6 +89,8 @@ class ContactDetails(_In):
 
 
 class ContactIn(ContactDetails):
+    model_config = example(ex.CONTACT_IN)
+
     id: Slug
     name: Short
     email: EmailStr
@@ -102,11 +113,15 @@ class ContactIn(ContactDetails):
 
 
 class ContactChange(ContactDetails):
+    model_config = example(ex.CONTACT_CHANGE)
+
     active: bool | None = None
     reason: Short | None = None
 
 
 class ContactOut(BaseModel):
+    model_config = example(ex.CONTACT, forbid=False)
+
     id: str
     tenant: str
     active: bool
@@ -136,6 +151,8 @@ class ContactOut(BaseModel):
 
 
 class StaffIn(_In):
+    model_config = example(ex.STAFF_IN)
+
     id: Slug
     role: Literal["agent", "supervisor", "admin"]
     name: Short
@@ -146,6 +163,8 @@ class StaffIn(_In):
 
 
 class StaffOut(BaseModel):
+    model_config = example(ex.STAFF, forbid=False)
+
     id: str
     role: str
     name: str
@@ -168,11 +187,15 @@ class KeyHolder(_In):
 
 
 class KeyIn(_In):
+    model_config = example(ex.KEY_IN)
+
     holder: KeyHolder
     label: Short = Field(description="What the key is for, e.g. 'ERP integration'.")
 
 
 class KeyOut(BaseModel):
+    model_config = example(ex.KEY, forbid=False)
+
     key_id: str
     holder: dict[str, str]
     label: str
@@ -184,4 +207,6 @@ class KeyOut(BaseModel):
 
 
 class NewKeyOut(KeyOut):
+    model_config = example(ex.NEW_KEY, forbid=False)
+
     key: str = Field(description="The key itself: shown this once, stored only as a hash.")

@@ -18,9 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
+from ticket_api.api import examples as ex
 from ticket_api.api.principals import CurrentPrincipal
 from ticket_api.api.problems import Problem
 from ticket_api.email_intake import EmailIntake
@@ -31,6 +32,8 @@ STATUS = {"opened": 201, "replied": 200, "ignored": 202, "refused": 202}
 
 
 class IntakeOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.INTAKE_OUT]})
+
     action: str
     reason: str | None
     ticket_id: str | None
@@ -51,7 +54,12 @@ class IntakeOut(BaseModel):
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                "message/rfc822": {
+                    "schema": {"type": "string", "format": "binary"},
+                    "example": ex.EMAIL,
+                }
+            },
         }
     },
 )

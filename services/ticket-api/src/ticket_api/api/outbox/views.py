@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from servicekit.openapi import problems
+from ticket_api.api import examples as ex
 from ticket_api.api.parameters import KnownParameters
 from ticket_api.api.principals import CurrentPrincipal
 from ticket_api.api.problems import Problem
@@ -40,7 +41,8 @@ def _parked(request: Request) -> ParkedEvents:
     summary="Events the relay could not publish",
     dependencies=[KnownParameters],
     responses=problems(404, d404="This ticket-api publishes nothing (no NATS): no relay")
-    | problems(400, d400="A query parameter the operation does not declare"),
+    | problems(400, d400="A query parameter the operation does not declare")
+    | ex.answer(ex.PARKED),
 )
 async def list_parked(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     principal.require("admin", doing="read the relay's parked events")
@@ -52,6 +54,7 @@ async def list_parked(request: Request, principal: CurrentPrincipal) -> dict[str
     "/parked/{notification_id}/republish",
     status_code=202,
     summary="Publish a parked event again, once its cause is fixed",
+    responses=ex.answer(ex.REPUBLISHING, 202),
 )
 async def republish(
     notification_id: int, request: Request, principal: CurrentPrincipal

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 
 from contracts.policy import SupportPolicy
 from servicekit.openapi import problems
+from ticket_api.api import examples as ex
 from ticket_api.api.parameters import KnownParameters
 from ticket_api.api.principals import CurrentPrincipal
 from ticket_api.api.problems import Problem
@@ -75,13 +76,14 @@ def describe(policy: SupportPolicy, request: Request) -> dict[str, Any]:
     "",
     summary="The loaded support policies",
     dependencies=[KnownParameters],
-    responses=problems(400, d400="A query parameter the operation does not declare"),
+    responses=problems(400, d400="A query parameter the operation does not declare")
+    | ex.answer([ex.POLICY]),
 )
 def list_policies(request: Request, principal: CurrentPrincipal) -> list[dict[str, Any]]:
     return [describe(p, request) for p in request.app.state.desk.policies.values()]
 
 
-@router.get("/{policy_id}", summary="One support policy")
+@router.get("/{policy_id}", summary="One support policy", responses=ex.answer(ex.POLICY))
 def get_policy(policy_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     policy = request.app.state.desk.policies.get(policy_id)
     if policy is None:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from servicekit.openapi import with_headers
 from ticket_api import commands as c
+from ticket_api.api import examples as ex
 from ticket_api.api.principals import STAFF
 from ticket_api.api.problems import refusal, wants_english
 from ticket_api.api.tickets import models as m
@@ -81,6 +82,8 @@ class BulkItemResult(BaseModel):
 
 
 class BulkResult(BaseModel):
+    model_config = m.example(ex.BULK_RESULT, forbid=False)
+
     items: list[BulkItemResult]
 
 

@@ -18,6 +18,7 @@ from pydantic import (
 from contracts.events.base import printable
 from servicekit.openapi import PROBLEM_REF, ProblemDocument
 from servicekit.problems import MEDIA_TYPE
+from ticket_api.api import examples as ex
 from ticket_api.domain.ticket import Ticket
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
@@ -39,6 +40,14 @@ IntakeValue = (
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def example(value: dict[str, Any], *, forbid: bool = True) -> ConfigDict:
+    """A body model's settings with its example (the OpenAPI document shows it)."""
+    config = ConfigDict(json_schema_extra={"examples": [value]})
+    if forbid:
+        config["extra"] = "forbid"
+    return config
 
 
 class OpenTicket(_In):
@@ -95,27 +104,37 @@ class OpenTicket(_In):
 
 
 class Assign(_In):
+    model_config = example(ex.ASSIGN)
+
     agent_id: Short
     agent_name: Short
     support_level: Annotated[int, Field(ge=1, le=9)] | None = None
 
 
 class Reply(_In):
+    model_config = example(ex.REPLY)
+
     body: Body
     public: bool = Field(True, description="Agents only: false for an internal reply.")
     channel: Literal["portal", "email", "phone", "video_call", "chat", "whatsapp", "api"] = "portal"
 
 
 class AwaitCustomer(_In):
+    model_config = example(ex.AWAIT_CUSTOMER)
+
     request: Body
 
 
 class ContactAttempt(_In):
+    model_config = example(ex.CONTACT_ATTEMPT)
+
     channel: Literal["email", "phone", "chat", "whatsapp", "video_call", "portal", "api"]
     note: Short | None = None
 
 
 class Reclassify(_In):
+    model_config = example(ex.RECLASSIFY)
+
     priority: Slug | None = None
     ticket_type: Slug | None = None
     subcategory: Slug | None = None
@@ -123,35 +142,49 @@ class Reclassify(_In):
 
 
 class Escalate(_In):
+    model_config = example(ex.ESCALATE)
+
     to_level: Annotated[int, Field(ge=2, le=9)]
     reason: Short
     etr: AwareDatetime = Field(description="Estimated time to recovery (002).")
 
 
 class UpdateEtr(_In):
+    model_config = example(ex.UPDATE_ETR)
+
     etr: AwareDatetime
     note: Short | None = None
 
 
 class Resolve(_In):
+    model_config = example(ex.RESOLVE)
+
     resolution: Literal["solution", "workaround", "abandoned"]
     summary: Body
 
 
 class Reopen(_In):
+    model_config = example(ex.REOPEN)
+
     reason: Short
 
 
 class Close(_In):
+    model_config = example(ex.CLOSE)
+
     closure: Literal["confirmed", "expired", "abandoned", "customer_request"]
     note: Short | None = None
 
 
 class Note(_In):
+    model_config = example(ex.NOTE)
+
     body: Body
 
 
 class FeatureReview(_In):
+    model_config = example(ex.FEATURE_REVIEW)
+
     viable: bool
     cost_note: Short | None = None
     target_release: Short | None = None
@@ -159,6 +192,8 @@ class FeatureReview(_In):
 
 class TicketOut(BaseModel):
     """A ticket as clients see it; ``version`` is also its ``ETag``."""
+
+    model_config = example(ex.TICKET, forbid=False)
 
     id: UUID
     case_number: str
@@ -229,6 +264,8 @@ class TicketOut(BaseModel):
 
 
 class TicketSummary(BaseModel):
+    model_config = example(ex.SUMMARY, forbid=False)
+
     id: UUID
     case_number: str
     policy: str
@@ -246,12 +283,16 @@ class TicketSummary(BaseModel):
 
 
 class TicketPage(BaseModel):
+    model_config = example(ex.PAGE, forbid=False)
+
     items: list[TicketSummary]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page.")
 
 
 class EventOut(BaseModel):
     """One entry of a ticket's history, in the wire contract's terms."""
+
+    model_config = example(ex.EVENT, forbid=False)
 
     id: str = Field(description="<ticket id>:<version>, the event's id everywhere.")
     type: str

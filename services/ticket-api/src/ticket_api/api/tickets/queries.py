@@ -15,6 +15,8 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
 from servicekit.openapi import problems, with_headers
+from servicekit.paging import link_next
+from ticket_api.api import examples as ex
 from ticket_api.api.parameters import KnownParameters
 from ticket_api.api.principals import CurrentPrincipal
 from ticket_api.api.problems import Problem
@@ -53,6 +55,7 @@ def search_tickets(
     principal: CurrentPrincipal,
     listing: Listing,
     request: Request,
+    response: Response,
     q: Annotated[
         str | None,
         Query(
@@ -84,7 +87,15 @@ def search_tickets(
             "key changes behind the cursor."
         ),
     ] = DEFAULT_SORT,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=500,
+            description="Opaque: the `next_cursor` of the previous page (also in its "
+            '`Link: rel="next"` header). Leave out for the first page.',
+            examples=[ex.CURSOR],
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, description="Page size; at most the server's cap.")] = 50,
 ) -> m.TicketPage:
     cap = request.app.state.settings.page_size_cap
@@ -124,6 +135,7 @@ def search_tickets(
         sort=sort,
     )
     hidden = ("log_position", "priority_rank")
+    link_next(request, response, page.next_cursor)
     return m.TicketPage(
         items=[
             m.TicketSummary(**{k: v for k, v in row.items() if k not in hidden})
