@@ -102,9 +102,18 @@ FOR UPDATE OF t SKIP LOCKED
 """
 """The SLA timers due by ``$1`` and not fired yet, at most ``$2``, locked for this loop."""
 
-RECORD_FIRED = "INSERT INTO sla_fired VALUES ($1, $2, $3, $4, $5, $6, $7)"
-DISARM = (
-    "DELETE FROM sla_timers WHERE (ticket_id, metric, kind, threshold, due) = ($1, $2, $3, $4, $5)"
+# A run of fired timers recorded and disarmed in two statements, not two per timer.
+RECORD_FIRED_MANY = (
+    "INSERT INTO sla_fired (ticket_id, metric, kind, threshold, due, fired_at, event_id) "
+    "SELECT x.ticket_id, x.metric, x.kind, x.threshold, x.due, $6, x.event_id "
+    "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::float8[], $5::timestamptz[], $7::text[])"
+    " AS x(ticket_id, metric, kind, threshold, due, event_id)"
+)
+DISARM_MANY = (
+    "DELETE FROM sla_timers t USING unnest($1::uuid[], $2::text[], $3::text[], $4::float8[],"
+    " $5::timestamptz[]) AS x(ticket_id, metric, kind, threshold, due) "
+    "WHERE (t.ticket_id, t.metric, t.kind, t.threshold, t.due)"
+    " = (x.ticket_id, x.metric, x.kind, x.threshold, x.due)"
 )
 ARM_TIMERS = (
     # A timer that already fired is not armed again: the due set holds only pending work.

@@ -107,23 +107,44 @@ class TimerLoop:
                 queries.DUE_ACTIONS, now, self.batch, self.commands is not None
             )
             due = sorted([*timers, *actions], key=lambda row: row["due"])
+            run: list[Any] = []  # consecutive timers, fired together
             for row in due:
+                if "metric" in row:
+                    run.append(row)
+                    continue
+                await self._fire_timers(conn, run, now)
+                run = []
                 with self._firing_span(row, now, row["kind"]):
-                    if "metric" in row:
-                        await self._fire_timer(conn, row, now)
-                    else:
-                        await self._fire_action(conn, row, now)
+                    await self._fire_action(conn, row, now)
+            await self._fire_timers(conn, run, now)
         async with self._progress:
             self.fired += len(due)
             self._progress.notify_all()
         return len(due)
 
-    async def _fire_timer(self, conn: Any, row: Any, now: datetime) -> None:
-        """Publish the timer's SLA event, record it, and take it out of the due set."""
-        event_id = await self._publish(row)
-        timer = (row["ticket_id"], row["metric"], row["kind"], row["threshold"], row["due"])
-        await conn.execute(queries.RECORD_FIRED, *timer, now, event_id)
-        await conn.execute(queries.DISARM, *timer)  # so later scans stay short
+    async def _fire_timers(self, conn: Any, rows: list[Any], now: datetime) -> None:
+        """Publish a run of timers' SLA events, record them, take them out of the due set.
+
+        The publishes are pipelined — all sent, then all acknowledgements awaited — in due order
+        on one connection, so the stream keeps that order; one waited round trip per timer
+        made a restart's backlog crawl. The bookkeeping is two set-based statements. If any
+        publish fails, the transaction rolls back and the next pass publishes the same ids
+        again, which JetStream's duplicate window drops.
+        """
+        if not rows:
+            return
+
+        async def fire(row: Any) -> str:
+            with self._firing_span(row, now, row["kind"]):
+                return await self._publish(row)
+
+        event_ids = await asyncio.gather(*(fire(row) for row in rows))
+        columns = [
+            [row[name] for row in rows] for name in ("ticket_id", "metric", "kind", "threshold")
+        ]
+        dues = [row["due"] for row in rows]
+        await conn.execute(queries.RECORD_FIRED_MANY, *columns, dues, now, list(event_ids))
+        await conn.execute(queries.DISARM_MANY, *columns, dues)  # so later scans stay short
 
     async def _fire_action(self, conn: Any, row: Any, now: datetime) -> None:
         """Send the action's command (or publish the notice), record it as done, disarm it."""
