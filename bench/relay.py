@@ -77,7 +77,8 @@ from servicekit.messaging.consumer import (
 )
 from servicekit.messaging.streams import StreamSettings, ensure_stream
 from ticket_api.application import TicketDesk
-from ticket_api.domain.ticket import Actor, Ticket, Trace
+from ticket_api.domain.ticket import Actor, Ticket
+from ticket_api.domain.tracing import Trace, tracing
 from ticket_api.lease import PostgresLease
 from ticket_api.relay import OutboxRelay, RelaySettings
 
@@ -186,41 +187,43 @@ def mark_commit() -> None:
 
 
 def traced() -> Trace:
-    """A W3C trace context, as a traced request saves with its events."""
+    """A W3C trace context, as a traced request saves with its events (set by ``tracing``)."""
     return {"traceparent": f"00-{uuid4().hex}-{uuid4().hex[:16]}-01"}
 
 
 def opened(n: int, at: datetime) -> Ticket:
     """A new ticket (one ``Opened`` event), as ``open_ticket`` would build it for bitam."""
-    return Ticket.open(
-        id=uuid4(),
-        by=CUSTOMER,
-        at=at,
-        trace=traced(),
-        case_number=f"BIT-{n:06d}",
-        policy="bitam",
-        tenant=TENANTS[n % len(TENANTS)],
-        contact=CONTACT,
-        title="El portal no responde",
-        description="Desde las 9:00 el portal devuelve error 500 al guardar formularios.",
-        ticket_type="soporte",
-        priority="alta",
-        subcategory=None,
-        product="ebavel",
-        product_version="6.6",
-        channel="portal",
-        modality=None,
-        intake={},
-        follow_up_of=None,
-        feature_request=False,
-    )
+    with tracing(traced()):
+        return Ticket.open(
+            id=uuid4(),
+            by=CUSTOMER,
+            at=at,
+            case_number=f"BIT-{n:06d}",
+            policy="bitam",
+            tenant=TENANTS[n % len(TENANTS)],
+            contact=CONTACT,
+            title="El portal no responde",
+            description="Desde las 9:00 el portal devuelve error 500 al guardar formularios.",
+            ticket_type="soporte",
+            priority="alta",
+            subcategory=None,
+            product="ebavel",
+            product_version="6.6",
+            channel="portal",
+            modality=None,
+            intake={},
+            follow_up_of=None,
+            feature_request=False,
+        )
 
 
 def worked(n: int, at: datetime) -> Ticket:
     """A ticket opened, assigned, started and replied to: four events."""
     ticket = opened(n, at)
-    ticket.assign(agent_id="agent-lucia", agent_name="Lucía Gómez", by=AGENT, at=at, trace=traced())
-    ticket.start(by=AGENT, at=at, trace=traced())
+    with tracing(traced()):
+        ticket.assign(agent_id="agent-lucia", agent_name="Lucía Gómez", by=AGENT, at=at)
+    with tracing(traced()):
+        ticket.start(by=AGENT, at=at)
     ticket.reply(body="Revisando el registro del servidor.", public=True, by=AGENT, at=at)
     return ticket
 
@@ -236,9 +239,8 @@ def write_backlog(desk: TicketDesk, events: int, chunk: int) -> float:
 
 
 def reply(ticket: Ticket, _: SupportPolicy, now: datetime) -> None:
-    ticket.reply(
-        body="¿Puede enviarnos el registro?", public=True, by=AGENT, at=now, trace=traced()
-    )
+    with tracing(traced()):
+        ticket.reply(body="¿Puede enviarnos el registro?", public=True, by=AGENT, at=now)
 
 
 def drive(

@@ -231,3 +231,28 @@ def test_a_retry_gets_the_first_answer_and_a_stale_version_changes_nothing(
         desk.start(ticket.id, Caller(LUCIA.actor, expected_version=1))
     assert stale.value.current == 2
     assert desk.ticket(ticket.id).state is TicketState.OPEN
+
+
+def test_each_stored_event_carries_the_trace_context_of_the_request_that_caused_it(
+    desk: TicketDesk,
+) -> None:
+    # The caller brings the trace context; the desk sets it for the use case, and every event
+    # the use case causes (a customer's reply reopening a resolved ticket: two) keeps it.
+    def traced(n: int) -> dict[str, str]:
+        return {"traceparent": f"00-{n:032x}-{n:016x}-01", "tracestate": f"desk={n}"}
+
+    ticket = desk.open(request("bitam", **BITAM), Caller(ANA.actor, traced(1))).ticket.id
+    desk.assign(ticket, Assign("agent-lucia", "Lucía Gómez"), Caller(LUCIA.actor, traced(2)))
+    desk.start(ticket, LUCIA)  # no trace context: none is stored
+    desk.resolve(ticket, Resolve("workaround", "Use el reporte alterno"), LUCIA)
+    desk.reply(ticket, Reply(body="Sigue fallando"), Caller(ANA.actor, traced(3)))
+
+    stored = [(type(e).__name__, e.trace) for e in desk.events.get(ticket)]
+    assert stored == [
+        ("Opened", traced(1)),
+        ("Assigned", traced(2)),
+        ("InProgress", {}),
+        ("Resolved", {}),
+        ("Reopened", traced(3)),
+        ("CustomerReplied", traced(3)),
+    ]

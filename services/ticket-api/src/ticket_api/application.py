@@ -11,6 +11,8 @@ level, reopen window, how mail is filed) in ``contracts.policy.SupportPolicy``; 
 guarantees (contract-checked, idempotent, atomic, gap-free case numbers) in ``ticket_store``.
 A method here only puts them together. Who may call a use case is the entry point's business
 (REST: the principal's role and tenants; email: the sender must be a registered contact).
+The caller's trace context reaches the events it causes through ``domain.tracing``: ``open``
+and ``_on`` set it for the length of the use case, so no aggregate method takes it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from ticket_api.commands import (
     UpdateEtr,
 )
 from ticket_api.domain.records import format_case_number
-from ticket_api.domain.ticket import Actor, Ticket, Trace
+from ticket_api.domain.ticket import Actor, Ticket
+from ticket_api.domain.tracing import Trace, tracing
 from ticket_api.intake import Classification, check_contact, check_open_request
 from ticket_api.intake import check_reclassification as reclassification
 from ticket_api.ticket_store import (
@@ -104,18 +107,18 @@ class TicketDesk(TicketStore):
             "attachments": list(command.attachments or []),
             "feature_request": policy.ticket_type(command.ticket_type).sla_exempt,
         }
-        return self.save_numbered(
-            policy,
-            lambda ticket_id, number: Ticket.open(
-                id=ticket_id,
-                by=caller.actor,
-                at=self.clock.now(),
-                trace=caller.trace,
-                case_number=format_case_number(policy.case_prefix, number),
-                **details,
-            ),
-            caller.idempotency,
-        )
+        with tracing(caller.trace):
+            return self.save_numbered(
+                policy,
+                lambda ticket_id, number: Ticket.open(
+                    id=ticket_id,
+                    by=caller.actor,
+                    at=self.clock.now(),
+                    case_number=format_case_number(policy.case_prefix, number),
+                    **details,
+                ),
+                caller.idempotency,
+            )
 
     def open_ticket(
         self,
@@ -141,7 +144,6 @@ class TicketDesk(TicketStore):
                 support_level=command.support_level,
                 by=caller.actor,
                 at=now,
-                trace=caller.trace,
             ),
         )
 
@@ -150,7 +152,7 @@ class TicketDesk(TicketStore):
         return self._on(
             ticket_id,
             caller,
-            lambda ticket, policy, now: ticket.start(by=caller.actor, at=now, trace=caller.trace),
+            lambda ticket, policy, now: ticket.start(by=caller.actor, at=now),
         )
 
     def reply(self, ticket_id: UUID, command: Reply, caller: Caller) -> Outcome:
@@ -169,7 +171,6 @@ class TicketDesk(TicketStore):
                     attachments=command.attachments,
                     by=caller.actor,
                     at=now,
-                    trace=caller.trace,
                 )
             else:
                 ticket.reply(
@@ -177,7 +178,6 @@ class TicketDesk(TicketStore):
                     public=command.public,
                     by=caller.actor,
                     at=now,
-                    trace=caller.trace,
                 )
 
         return self._on(ticket_id, caller, write)
@@ -188,7 +188,7 @@ class TicketDesk(TicketStore):
             ticket_id,
             caller,
             lambda ticket, policy, now: ticket.await_customer(
-                request=command.request, by=caller.actor, at=now, trace=caller.trace
+                request=command.request, by=caller.actor, at=now
             ),
         )
 
@@ -204,7 +204,6 @@ class TicketDesk(TicketStore):
                 note=command.note,
                 by=caller.actor,
                 at=now,
-                trace=caller.trace,
             ),
         )
 
@@ -226,7 +225,6 @@ class TicketDesk(TicketStore):
                 reason=command.reason,
                 by=caller.actor,
                 at=now,
-                trace=caller.trace,
             )
 
         return self._on(ticket_id, caller, classify)
@@ -243,7 +241,6 @@ class TicketDesk(TicketStore):
                 max_level=policy.highest_level(),
                 by=caller.actor,
                 at=now,
-                trace=caller.trace,
             ),
         )
 
@@ -253,7 +250,7 @@ class TicketDesk(TicketStore):
             ticket_id,
             caller,
             lambda ticket, policy, now: ticket.update_etr(
-                etr=command.etr, note=command.note, by=caller.actor, at=now, trace=caller.trace
+                etr=command.etr, note=command.note, by=caller.actor, at=now
             ),
         )
 
@@ -262,9 +259,7 @@ class TicketDesk(TicketStore):
         return self._on(
             ticket_id,
             caller,
-            lambda ticket, policy, now: ticket.add_note(
-                body=command.body, by=caller.actor, at=now, trace=caller.trace
-            ),
+            lambda ticket, policy, now: ticket.add_note(body=command.body, by=caller.actor, at=now),
         )
 
     def review_feature_request(
@@ -280,7 +275,6 @@ class TicketDesk(TicketStore):
                 target_release=command.target_release,
                 by=caller.actor,
                 at=now,
-                trace=caller.trace,
             ),
         )
 
@@ -298,7 +292,6 @@ class TicketDesk(TicketStore):
                 reopen_until=policy.reopen_until(now, ticket.modality),
                 by=caller.actor,
                 at=now,
-                trace=caller.trace,
             ),
         )
 
@@ -308,7 +301,7 @@ class TicketDesk(TicketStore):
             ticket_id,
             caller,
             lambda ticket, policy, now: ticket.reopen(
-                reason=command.reason, by=caller.actor, at=now, trace=caller.trace
+                reason=command.reason, by=caller.actor, at=now
             ),
         )
 
@@ -323,15 +316,16 @@ class TicketDesk(TicketStore):
                 note=command.note,
                 by=caller.actor,
                 at=now,
-                trace=caller.trace,
             ),
         )
 
     def _on(self, ticket_id: UUID, caller: Caller, command: Change) -> Outcome:
-        return self.change(
-            ticket_id,
-            command,
-            expected_version=caller.expected_version,
-            idempotency=caller.idempotency,
-            authorize=caller.authorize,
-        )
+        """Apply ``command`` to the ticket; its events carry the caller's trace context."""
+        with tracing(caller.trace):
+            return self.change(
+                ticket_id,
+                command,
+                expected_version=caller.expected_version,
+                idempotency=caller.idempotency,
+                authorize=caller.authorize,
+            )

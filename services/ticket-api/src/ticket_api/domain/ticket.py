@@ -8,10 +8,13 @@ did what and when, and a simulated clock can drive it.
 
 Each event's attributes are those of its wire payload in ``contracts.events.ticket`` plus the
 trace context of the request that caused it, so the relay publishes them without translation.
+The trace context is not a parameter: ``Ticket.Event`` reads it from ``domain.tracing`` when
+the event is created (the desk sets it for the length of a use case).
 """
 
 from __future__ import annotations
 
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -20,11 +23,12 @@ from eventsourcing.domain import Aggregate
 
 from contracts.vocabulary import TicketState
 from ticket_api.domain.errors import InvalidCommand, TicketRuleBroken
+from ticket_api.domain.tracing import Trace, current_trace
+
+__all__ = ["OPEN_STATES", "Actor", "Ticket", "Trace"]
 
 Actor = dict[str, Any]
 """``{"kind": "agent", "id": "...", "name": "..."}`` (contracts.events.Actor as a dict)."""
-Trace = dict[str, str]
-"""W3C trace context of the request (``traceparent``, ``tracestate``), possibly empty."""
 
 OPEN_STATES = {TicketState.OPEN, TicketState.IN_PROGRESS, TicketState.AWAITING_CUSTOMER}
 
@@ -34,7 +38,8 @@ class Ticket(Aggregate):
 
     class Event(Aggregate.Event):
         actor: Actor
-        trace: Trace
+        trace: Trace = field(default_factory=current_trace, init=False)
+        """The W3C trace context set by ``domain.tracing.tracing`` when the event was made."""
 
     class Opened(Event, Aggregate.Created):
         """Version 2 added the contracted modality (003) and the follow-up link; version 3
@@ -93,7 +98,6 @@ class Ticket(Aggregate):
         space: str | None,
         attachments: list[dict[str, Any]],
         actor: Actor,
-        trace: Trace,
     ) -> None:
         self.case_number = case_number
         self.policy = policy
@@ -127,18 +131,16 @@ class Ticket(Aggregate):
         self.reopen_count = 0
 
     @classmethod
-    def open(cls, *, by: Actor, at: datetime, trace: Trace | None = None, **details: Any) -> Ticket:
+    def open(cls, *, by: Actor, at: datetime, **details: Any) -> Ticket:
         """Register a request as a ticket (state: open)."""
         details.setdefault("space", None)
         details.setdefault("attachments", [])
-        return cls._create(cls.Opened, timestamp=at, actor=by, trace=trace or {}, **details)
+        return cls._create(cls.Opened, timestamp=at, actor=by, **details)
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _trigger(
-        self, event: type[Ticket.Event], by: Actor, at: datetime, trace: Trace | None, **data: Any
-    ) -> None:
-        self.trigger_event(event, timestamp=at, actor=by, trace=trace or {}, **data)
+    def _trigger(self, event: type[Ticket.Event], by: Actor, at: datetime, **data: Any) -> None:
+        self.trigger_event(event, timestamp=at, actor=by, **data)
 
     def _refuse_when_closed(self, doing: str) -> None:
         if self.state is TicketState.CLOSED:
@@ -185,7 +187,6 @@ class Ticket(Aggregate):
         reason: str,
         by: Actor,
         at: datetime,
-        trace: Trace | None = None,
     ) -> None:
         """Change type, subcategory or priority, saying why (the SLA clocks recompute)."""
         self._refuse_when_closed("reclassification")
@@ -203,7 +204,6 @@ class Ticket(Aggregate):
             self.Classified,
             by,
             at,
-            trace,
             ticket_type=ticket_type,
             priority=priority,
             subcategory=subcategory,
@@ -229,7 +229,6 @@ class Ticket(Aggregate):
         support_level: int | None = None,
         by: Actor,
         at: datetime,
-        trace: Trace | None = None,
     ) -> None:
         """Give the ticket to an agent of its current support level.
 
@@ -250,7 +249,6 @@ class Ticket(Aggregate):
             self.Assigned,
             by,
             at,
-            trace,
             agent_id=agent_id,
             agent_name=agent_name,
             support_level=support_level or self.level,
@@ -262,7 +260,7 @@ class Ticket(Aggregate):
         def apply(self, ticket: Ticket) -> None:
             ticket.state = TicketState.IN_PROGRESS
 
-    def start(self, *, by: Actor, at: datetime, trace: Trace | None = None) -> None:
+    def start(self, *, by: Actor, at: datetime) -> None:
         """The assigned agent starts working (state: in progress)."""
         self._require_state("starting work", TicketState.OPEN)
         if self.assignee is None:
@@ -271,7 +269,7 @@ class Ticket(Aggregate):
                 en=f"Assign {self.case_number} to an agent before starting work on it.",
                 es=f"Asigne el caso {self.case_number} a un agente antes de empezar a trabajarlo.",
             )
-        self._trigger(self.InProgress, by, at, trace)
+        self._trigger(self.InProgress, by, at)
 
     class AgentReplied(Event):
         body: str
@@ -281,12 +279,10 @@ class Ticket(Aggregate):
             if self.public and ticket.first_public_reply_at is None:
                 ticket.first_public_reply_at = self.timestamp
 
-    def reply(
-        self, *, body: str, public: bool, by: Actor, at: datetime, trace: Trace | None = None
-    ) -> None:
+    def reply(self, *, body: str, public: bool, by: Actor, at: datetime) -> None:
         """An agent writes; the first public reply is the first response of the SLA."""
         self._refuse_when_closed("replies")
-        self._trigger(self.AgentReplied, by, at, trace, body=body, public=public)
+        self._trigger(self.AgentReplied, by, at, body=body, public=public)
 
     class AwaitingCustomer(Event):
         request: str
@@ -295,12 +291,10 @@ class Ticket(Aggregate):
             ticket.state = TicketState.AWAITING_CUSTOMER
             ticket.unanswered_attempts = 0
 
-    def await_customer(
-        self, *, request: str, by: Actor, at: datetime, trace: Trace | None = None
-    ) -> None:
+    def await_customer(self, *, request: str, by: Actor, at: datetime) -> None:
         """Ask the customer for information; the policy may pause clocks meanwhile."""
         self._require_state("waiting for the customer", TicketState.IN_PROGRESS)
-        self._trigger(self.AwaitingCustomer, by, at, trace, request=request)
+        self._trigger(self.AwaitingCustomer, by, at, request=request)
 
     class ContactAttempted(Event):
         attempt: int
@@ -311,14 +305,12 @@ class Ticket(Aggregate):
             ticket.unanswered_attempts = self.attempt
 
     def record_contact_attempt(
-        self, *, channel: str, note: str | None, by: Actor, at: datetime, trace: Trace | None = None
+        self, *, channel: str, note: str | None, by: Actor, at: datetime
     ) -> int:
         """Record an unanswered attempt to get the information asked for (004); its number."""
         self._require_state("contact attempts", TicketState.AWAITING_CUSTOMER)
         attempt = self.unanswered_attempts + 1
-        self._trigger(
-            self.ContactAttempted, by, at, trace, attempt=attempt, channel=channel, note=note
-        )
+        self._trigger(self.ContactAttempted, by, at, attempt=attempt, channel=channel, note=note)
         return attempt
 
     class CustomerReplied(Event):
@@ -347,20 +339,16 @@ class Ticket(Aggregate):
         channel: str,
         by: Actor,
         at: datetime,
-        trace: Trace | None = None,
         attachments: list[dict[str, Any]] | None = None,
     ) -> None:
         """The customer writes back; on a resolved ticket this reopens it within the window."""
         self._refuse_when_closed("replies")
         if self.state is TicketState.RESOLVED:
-            self.reopen(
-                reason="Respuesta del cliente / customer replied", by=by, at=at, trace=trace
-            )
+            self.reopen(reason="Respuesta del cliente / customer replied", by=by, at=at)
         self._trigger(
             self.CustomerReplied,
             by,
             at,
-            trace,
             body=body,
             channel=channel,
             attachments=list(attachments or []),
@@ -369,9 +357,9 @@ class Ticket(Aggregate):
     class NoteAdded(Event):
         body: str
 
-    def add_note(self, *, body: str, by: Actor, at: datetime, trace: Trace | None = None) -> None:
+    def add_note(self, *, body: str, by: Actor, at: datetime) -> None:
         """An internal note; customers never see it."""
-        self._trigger(self.NoteAdded, by, at, trace, body=body)
+        self._trigger(self.NoteAdded, by, at, body=body)
 
     # -- escalation ------------------------------------------------------------------------
 
@@ -389,12 +377,11 @@ class Ticket(Aggregate):
         note: str | None,
         by: Actor,
         at: datetime,
-        trace: Trace | None = None,
     ) -> None:
         """Refine the estimated time to recovery (002)."""
         self._require_state("a new ETR", *OPEN_STATES)
         self._require_future_etr(etr, at)
-        self._trigger(self.EtrUpdated, by, at, trace, etr=etr, note=note)
+        self._trigger(self.EtrUpdated, by, at, etr=etr, note=note)
 
     class Escalated(Event):
         from_level: int
@@ -415,7 +402,6 @@ class Ticket(Aggregate):
         max_level: int,
         by: Actor,
         at: datetime,
-        trace: Trace | None = None,
     ) -> None:
         """Move the ticket up a support level, with an estimated time to recovery (002)."""
         self._require_state("escalation", *OPEN_STATES)
@@ -433,7 +419,6 @@ class Ticket(Aggregate):
             self.Escalated,
             by,
             at,
-            trace,
             from_level=self.level,
             to_level=to_level,
             reason=reason,
@@ -469,7 +454,6 @@ class Ticket(Aggregate):
         reopen_until: datetime | None,
         by: Actor,
         at: datetime,
-        trace: Trace | None = None,
     ) -> None:
         """A solution or workaround reached the customer, or the ticket was abandoned."""
         if resolution == "abandoned":
@@ -480,7 +464,6 @@ class Ticket(Aggregate):
             self.Resolved,
             by,
             at,
-            trace,
             resolution=resolution,
             summary=summary,
             reopen_until=reopen_until,
@@ -495,7 +478,7 @@ class Ticket(Aggregate):
             ticket.reopen_until = None
             ticket.reopen_count += 1
 
-    def reopen(self, *, reason: str, by: Actor, at: datetime, trace: Trace | None = None) -> None:
+    def reopen(self, *, reason: str, by: Actor, at: datetime) -> None:
         """The customer says the solution did not work, within the policy's reopen window."""
         self._require_state("reopening", TicketState.RESOLVED)
         if self.reopen_until is not None and at > self.reopen_until:
@@ -506,7 +489,7 @@ class Ticket(Aggregate):
                 es=f"El plazo para reabrir el caso {self.case_number} terminó el "
                 f"{self.reopen_until.isoformat()}: abra un ticket de seguimiento.",
             )
-        self._trigger(self.Reopened, by, at, trace, reason=reason)
+        self._trigger(self.Reopened, by, at, reason=reason)
 
     class Closed(Event):
         closure: str
@@ -516,9 +499,7 @@ class Ticket(Aggregate):
             ticket.state = TicketState.CLOSED
             ticket.closure = self.closure
 
-    def close(
-        self, *, closure: str, note: str | None, by: Actor, at: datetime, trace: Trace | None = None
-    ) -> None:
+    def close(self, *, closure: str, note: str | None, by: Actor, at: datetime) -> None:
         """Close for good: confirmed, expired, abandoned (004) or at the customer's request."""
         if closure == "customer_request":
             self._require_state("closure", *OPEN_STATES, TicketState.RESOLVED)
@@ -528,7 +509,7 @@ class Ticket(Aggregate):
             )
         else:
             self._require_state("closure", TicketState.RESOLVED)
-        self._trigger(self.Closed, by, at, trace, closure=closure, note=note)
+        self._trigger(self.Closed, by, at, closure=closure, note=note)
 
     # -- feature requests ------------------------------------------------------------------
 
@@ -553,7 +534,6 @@ class Ticket(Aggregate):
         target_release: str | None,
         by: Actor,
         at: datetime,
-        trace: Trace | None = None,
     ) -> None:
         """The product committee's decision on a new-feature request (000)."""
         self._refuse_when_closed("a feature review")
@@ -573,7 +553,6 @@ class Ticket(Aggregate):
             self.FeatureRequestReviewed,
             by,
             at,
-            trace,
             viable=viable,
             cost_note=cost_note,
             target_release=target_release,
