@@ -28,6 +28,12 @@ CREATE TABLE IF NOT EXISTS sla_clocks (
     as_of TIMESTAMPTZ NOT NULL, ticket_version INTEGER NOT NULL,
     PRIMARY KEY (ticket_id, metric));
 CREATE INDEX IF NOT EXISTS sla_clocks_deadline ON sla_clocks (deadline) WHERE running;
+-- the board's queue reads running clocks by deadline, stopped ones by time left (ADR 0021)
+CREATE INDEX IF NOT EXISTS sla_clocks_running_order ON sla_clocks (deadline, ticket_id, metric)
+    WHERE running;
+CREATE INDEX IF NOT EXISTS sla_clocks_paused_order
+    ON sla_clocks ((target_seconds - used_seconds), ticket_id, metric)
+    WHERE NOT running AND status IN ('paused', 'breached');
 CREATE TABLE IF NOT EXISTS sla_timers (
     ticket_id UUID NOT NULL, metric TEXT NOT NULL, kind TEXT NOT NULL,
     threshold DOUBLE PRECISION NOT NULL, due TIMESTAMPTZ NOT NULL,

@@ -14,8 +14,10 @@ business time left, running or paused, met ones aside. Two sources give the same
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import heapq
+import math
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
@@ -44,6 +46,26 @@ FROM sla_clocks c JOIN sla_tickets t USING (ticket_id)
 JOIN sla_ticket_events e ON e.ticket_id = c.ticket_id AND e.name = 'ticket.opened'{where}
 """
 """Clocks that wait on someone, of tickets still open, with their ticket's names."""
+
+RUNNING = ("c.running", "c.deadline IS NOT NULL")
+RUNNING_FIRST = OPEN_CLOCKS + " ORDER BY c.deadline, c.ticket_id, c.metric"
+"""Running clocks by deadline, read off the index ``sla_clocks_running_order`` (a running
+clock always has a deadline): on one calendar, the business time a running clock has left is
+a non-decreasing function of its deadline, so this is the order of time left too; across
+calendars ``FirstPage`` bounds it."""
+
+STOPPED = ("NOT c.running", "c.status IN ('paused', 'breached')")  # the index's own words
+PAUSED_FIRST = OPEN_CLOCKS + " ORDER BY c.target_seconds - c.used_seconds, c.ticket_id, c.metric"
+"""Stopped clocks by the time they have left, which stands still (``sla_clocks_paused_order``)."""
+
+RUNNING_POLICIES = "SELECT array_agg(DISTINCT policy) FROM sla_clocks WHERE running"
+"""The policies of running clocks: their calendars bound the running scan."""
+
+OPEN_COUNT = """
+SELECT count(*) FROM sla_tickets t WHERE EXISTS (
+    SELECT 1 FROM sla_clocks c WHERE c.ticket_id = t.ticket_id{where})
+"""
+"""How many tickets of the queue's filters are open."""
 
 EVENTS_UNTIL = (
     "SELECT ticket_id, version, name, payload, at, policy, tenant FROM sla_ticket_events"
@@ -196,6 +218,123 @@ def queue_row(
         ticking_for=ticking_for(calendar, now) if r["running"] else 0.0,
         at_risk_share=warning_share(policy),
     )
+
+
+def signed_between(calendar: BusinessCalendar, now: datetime, then: datetime) -> float:
+    """Business seconds from ``now`` to ``then`` (negative when ``then`` is past)."""
+    if then >= now:
+        return calendar.between(now, then).total_seconds()
+    return -calendar.between(then, now).total_seconds()
+
+
+def calendars_of(policies: Iterable[SupportPolicy]) -> list[BusinessCalendar]:
+    """Every calendar a clock of these policies may count on (each target, under each
+    modality), once each."""
+    found: dict[int, BusinessCalendar] = {}
+    for policy in policies:
+        targets = [k.decision for k in policy.ticket_types if k.decision is not None]
+        targets += [t for p in policy.priorities for t in p.targets.values()]
+        for target in targets:
+            for modality in [None, *(m.id for m in policy.modalities)]:
+                calendar = policy.clock(target, modality)
+                found[id(calendar)] = calendar
+    return list(found.values())
+
+
+Key = tuple[float, float, UUID]
+"""A clock's place in the queue: business seconds left, its deadline (a stopped clock's is
+infinitely far), the ticket (as PostgreSQL orders UUIDs: by their bytes)."""
+
+Fetch = Callable[[int], Awaitable[Sequence[Row]]]
+"""The next rows of a scan (at most that many; fewer once it is exhausted)."""
+
+
+@dataclass
+class FirstPage:
+    """The first ``size`` tickets of the live queue, from two scans the database orders and
+    stops early (no need to move every open clock to now at 10,000 open tickets).
+
+    A ticket's row is its clock with the least business time left, so the first ``size``
+    tickets are the first ``size`` distinct tickets in the order of clocks by ``Key``. Stopped
+    clocks come by time left (``PAUSED_FIRST``): the scan stops at the first one past the
+    ``size``-th key found so far. Running clocks come by deadline (``RUNNING_FIRST``); a
+    running clock's time left is at least the least business time from now to its deadline
+    on any calendar its policy's clocks count on (``bounds``), a bound that grows with the
+    deadline: the scan stops at the first clock whose bound is past the ``size``-th key. Only
+    the clocks read are moved to now, and how long each may tick is worked out for the rows
+    shown only.
+    """
+
+    policies: Mapping[str, SupportPolicy]
+    now: datetime
+    size: int
+    bounds: list[BusinessCalendar] = field(default_factory=list)
+    best: dict[UUID, tuple[Key, Row, BusinessCalendar, SupportPolicy, float]] = field(
+        default_factory=dict
+    )
+    _calendars: dict[tuple[Any, ...], BusinessCalendar | None] = field(default_factory=dict)
+    _least: dict[datetime, float] = field(default_factory=dict)
+
+    def limit(self) -> Key | None:
+        """The ``size``-th key so far (None while fewer tickets were seen): nothing past it can
+        make the page any more."""
+        if len(self.best) < self.size:
+            return None
+        return heapq.nsmallest(self.size, (b[0] for b in self.best.values()))[-1]
+
+    def offer(self, r: Row) -> None:
+        """Keep a clock row when it is its ticket's most urgent so far."""
+        policy = self.policies.get(r["policy"])
+        if policy is None or r["target_seconds"] is None:
+            return
+        key = (r["policy"], r["metric"], r["priority"], r["ticket_type"], r["modality"])
+        if key not in self._calendars:
+            self._calendars[key] = calendar_of(policy, r)
+        calendar = self._calendars[key]
+        if calendar is None:
+            return
+        used = r["used_seconds"]
+        if r["running"]:
+            used += calendar.between(r["as_of"], self.now).total_seconds()
+        remaining = r["target_seconds"] - used
+        deadline = r["deadline"].timestamp() if r["running"] else math.inf
+        place = (remaining, deadline, r["ticket_id"])
+        held = self.best.get(r["ticket_id"])
+        if held is None or place < held[0]:
+            self.best[r["ticket_id"]] = (place, r, calendar, policy, remaining)
+
+    def past_stopped(self, r: Row, limit: Key) -> bool:
+        left = r["target_seconds"] - r["used_seconds"]
+        return (left, math.inf, r["ticket_id"]) > limit
+
+    def past_running(self, r: Row, limit: Key) -> bool:
+        deadline: datetime = r["deadline"]
+        least = self._least.get(deadline)
+        if least is None:
+            least = min(signed_between(c, self.now, deadline) for c in self.bounds)
+            self._least[deadline] = least
+        return (least, deadline.timestamp(), r["ticket_id"]) > limit
+
+    async def scan(self, fetch: Fetch, past: Callable[[Row, Key], bool]) -> None:
+        """Offer rows until one is past the limit (checked against the limit at the start of
+        each batch: an older limit is only larger) or the scan is exhausted."""
+        batch = 2 * self.size + 16
+        while True:
+            limit = self.limit()
+            records = await fetch(batch)
+            for r in records:
+                if limit is not None and past(r, limit):
+                    return
+                self.offer(r)
+            if len(records) < batch:
+                return
+
+    def rows(self) -> list[QueueRow]:
+        order = sorted(self.best.values(), key=lambda b: b[0])[: self.size]
+        return [
+            queue_row(r, remaining, calendar, policy, self.now)
+            for _, r, calendar, policy, remaining in order
+        ]
 
 
 def ranked(rows: Iterable[QueueRow]) -> list[QueueRow]:

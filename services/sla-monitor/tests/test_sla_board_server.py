@@ -1,0 +1,199 @@
+"""The board's server side against a real PostgreSQL, without a browser: the live queue's
+first page (read in the database's order and stopped early) is the one the whole queue ranks
+first.
+
+Tickets of two policies and three calendars (BITAM's Mexico City hours; ITAC's 8x5 and 24x7
+modalities): opened on Friday and during Monday's first hours, awaiting the
+customer (paused), breached, resolved.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+from test_sla_api import (
+    AGENT_ACTOR,
+    CUSTOMER_ACTOR,
+    MEXICO,
+    POLICIES,
+    replied,
+    resolved,
+    run,
+    settings_for,
+)
+
+from contracts.events import ticket as te
+from servicekit.clock import ManualClock
+from sla_monitor.api.deps import SlaReader
+from sla_monitor.projection import SlaProjection
+from sla_monitor.web import service
+from sla_monitor.web.queue import OPEN_CLOCKS, FirstPage, Filters, QueueRow
+from sla_monitor.web.service import open_where
+
+MONDAY_0900 = datetime(2026, 11, 30, 9, 0, tzinfo=MEXICO)
+
+
+def opened_as(n: int, *, ticket_type: str, priority: str, modality: str | None = None) -> te.Opened:
+    return te.Opened(
+        actor=CUSTOMER_ACTOR,
+        case_number=f"BIT-{n:06d}",
+        contact=te.Contact(id="contact-ana", name="Ana", email="ana@acme.example"),
+        title=f"Caso {n}",
+        description="Error 500",
+        ticket_type=ticket_type,
+        priority=priority,
+        modality=modality,
+    )
+
+
+async def connect(env: dict[str, str]) -> asyncpg.Connection:
+    return await asyncpg.connect(
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+        database=env["POSTGRES_DBNAME"],
+    )
+
+
+async def store(env: dict[str, str], stories: list[tuple[str, str, list[Any]]]) -> None:
+    """Store and project each ticket's story (tenant, policy, [(event, at)])."""
+    conn = await connect(env)
+    projection = SlaProjection(POLICIES)
+    try:
+        await SlaProjection.setup(conn)
+        for tenant, policy, story in stories:
+            ticket = uuid4()
+            async with conn.transaction():
+                for version, (payload, at) in enumerate(story, start=1):
+                    await conn.execute(
+                        "INSERT INTO sla_ticket_events VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        ticket,
+                        version,
+                        payload.event_name,
+                        json.dumps(payload.model_dump(mode="json")),
+                        at,
+                        policy,
+                        tenant,
+                    )
+                await projection.refresh(conn, ticket, announce=False)
+    finally:
+        await conn.close()
+
+
+def a_mixed_desk() -> list[tuple[str, str, list[Any]]]:
+    friday_1300 = MONDAY_0900 - timedelta(days=2, hours=20)
+    stories: list[tuple[str, str, list[Any]]] = []
+    for n in range(1, 61):
+        tenant = ("acme", "globex", "initech")[n % 3]
+        at = (
+            friday_1300 + timedelta(minutes=n)
+            if n % 4 == 0
+            else MONDAY_0900 - timedelta(minutes=(n * 7) % 50)
+        )
+        if n % 5 == 0:
+            story: list[Any] = [
+                (opened_as(n, ticket_type="incidente", priority="critico", modality="24x7"), at)
+            ]
+            stories.append((tenant, "itac", story))
+            continue
+        if n % 5 == 1:
+            story = [
+                (opened_as(n, ticket_type="incidente", priority="importante", modality="8x5"), at)
+            ]
+            stories.append((tenant, "itac", story))
+            continue
+        priority = "urgente" if n % 2 else "alta"
+        story = [(opened_as(n, ticket_type="soporte", priority=priority), at)]
+        if n % 7 == 0:  # answered, then waiting on the customer: the resolution clock stops
+            story += [
+                (replied(), at + timedelta(minutes=1)),
+                (te.AwaitingCustomer(actor=AGENT_ACTOR, request="¿Y ahora?"), at),
+            ]
+        elif n % 11 == 0:
+            story += [(replied(), at + timedelta(minutes=1)), (resolved(), at)]
+        stories.append((tenant, "bitam", story))
+    return stories
+
+
+async def everything_ranked(
+    reader: SlaReader, filters: Filters, scope: list[str] | None
+) -> list[QueueRow]:
+    """Every open clock moved to now and ranked: what the first page must begin with."""
+    where = open_where(filters, scope)
+    async with reader.db().acquire() as conn:
+        records = await conn.fetch(OPEN_CLOCKS.format(where=where.sql()), *where.args)
+    whole = FirstPage(reader.policies, reader.clock.now(), len(records) + 1)
+    for record in records:
+        whole.offer(record)
+    return whole.rows()
+
+
+@pytest.mark.parametrize("hours_later", [0.25, 0.75, 9.5, 80])
+def test_the_first_page_is_the_head_of_the_whole_queue_ranked(
+    postgres_env: dict[str, str], hours_later: float
+) -> None:
+    run(store(postgres_env, a_mixed_desk()))
+    clock = ManualClock(MONDAY_0900 + timedelta(hours=hours_later))
+
+    async def compare() -> None:
+        settings = settings_for(postgres_env)
+        reader = SlaReader(settings, POLICIES, clock)
+        reader.pool = await asyncpg.create_pool(**settings.pool_kwargs())
+        try:
+            for filters, scope in [
+                (Filters(), None),
+                (Filters(), ["globex"]),
+                (Filters(policy="itac"), None),
+                (Filters(priority="urgente"), ["acme", "initech"]),
+            ]:
+                whole = await everything_ranked(reader, filters, scope)
+                assert whole, "the desk has open tickets"
+                for size in (1, 3, 7, 20, 200):
+                    page, total = await service.queue_now(
+                        reader=reader, scope=scope, filters=filters, page=size
+                    )
+                    assert total == len(whole)
+                    assert [(r.ticket_id, r.remaining) for r in page] == [
+                        (r.ticket_id, r.remaining) for r in whole[:size]
+                    ], (filters, scope, size)
+        finally:
+            await reader.pool.close()
+
+    run(compare())
+
+
+def test_tied_deadlines_come_in_the_order_of_the_index(postgres_env: dict[str, str]) -> None:
+    """Tickets opened overnight are all due at once: the page takes the first by ticket id."""
+    friday_night = MONDAY_0900 - timedelta(days=2, hours=12)
+    run(
+        store(
+            postgres_env,
+            [
+                ("acme", "bitam", [(opened_as(n, ticket_type="soporte", priority="urgente"), at)])
+                for n, at in enumerate([friday_night + timedelta(minutes=m) for m in range(30)])
+            ],
+        )
+    )
+
+    async def first_five() -> list[UUID]:
+        settings = settings_for(postgres_env)
+        reader = SlaReader(settings, POLICIES, ManualClock(MONDAY_0900))
+        reader.pool = await asyncpg.create_pool(**settings.pool_kwargs())
+        try:
+            page, total = await service.queue_now(
+                reader=reader, scope=None, filters=Filters(), page=5
+            )
+        finally:
+            await reader.pool.close()
+        assert total == 30
+        assert {r.remaining for r in page} == {1800.0}  # 8:30 opening, an hour's promise
+        return [r.ticket_id for r in page]
+
+    shown = run(first_five())
+    assert shown == sorted(shown)
