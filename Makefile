@@ -13,7 +13,7 @@ POLICIES ?= policies
 DATA := $(if $(filter true,$(SIMULATED_CLOCK)),var/sim,var)
 NATS_URL ?= nats://127.0.0.1:$(or $(NATS_PORT),4222)
 
-.PHONY: help sync run reset tail clock mail trace test lint format contracts policy-check bench-calendar bench-api bench-relay bench-timers bench-notifier clean
+.PHONY: help sync run reset tail clock mail trace test lint format contracts policy-check bench-calendar bench-api bench-relay bench-timers bench-notifier bench-consumers clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -69,6 +69,9 @@ bench-relay: sync  ## outbox relay catch-up events/s vs raw publish_async; commi
 
 bench-notifier: sync  ## the notifier: events planned per second, mails sent per second (vs bare SMTP sends)
 	@$(RUN) python bench/deliveries.py $(ARGS)
+
+bench-consumers: sync  ## the consumer toolkit working through a backlog vs a plain pull consumer
+	@$(RUN) python bench/consumers.py $(ARGS)
 
 bench-timers: sync  ## SLA timers at 100k open tickets (ARGS=--million adds 1M): memory, arming, firing lag, recovery
 	@$(RUN) python bench/timers.py $(ARGS)
