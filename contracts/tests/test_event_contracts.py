@@ -120,6 +120,7 @@ def test_every_event_named_in_the_domain_has_a_contract() -> None:
         "closed",
         "note_added",
         "feature_request_reviewed",
+        "personal_data_erased",  # ADR 23
     }
     expected_sla = {
         "clock_started",

@@ -28,9 +28,11 @@ from servicekit.messaging.consumer import (
     PostgresInbox,
 )
 from servicekit.messaging.database import create_pool
+from servicekit.personal_data import Unsealer
 from ticket_api.application import TicketDesk
 from ticket_api.lease import FileLease, PostgresLease
 from ticket_api.relay import OutboxRelay, RelaySettings
+from ticket_api.sealing import LocalKeys
 
 T = TypeVar("T")
 CUSTOMER = {"kind": "customer", "id": "contact-ana", "name": "Ana Ruiz"}
@@ -135,6 +137,10 @@ def test_events_arrive_in_order_as_cloudevents_keyed_by_ticket_and_version(
         "bitam",
     )
     assert first["data"]["case_number"] == "BIT-000001"
+    # Personal fields travel sealed, as the very bytes the event store keeps (ADR 23).
+    assert first["data"]["title"] is None and first["data"]["contact"]["email"] is None
+    stored = desk.recorder.select_events(ticket_id, limit=1)[0]
+    assert first["data"]["sealed"] == desk.sealing.open(stored)[1]
 
 
 def test_with_nats_down_writes_go_on_and_the_relay_catches_up_exactly_once_in_order(
@@ -197,7 +203,7 @@ def test_a_relay_that_dies_mid_batch_resumes_and_no_duplicate_reaches_the_handle
 
         # A new relay starts from the recorded position and publishes everything again.
         await publish_all(relay_for(desk, nats_server, tmp_path / "lock"), desk)
-        return await consume_all(nats_server.url, postgres_env, expected=200)
+        return await consume_all(nats_server.url, postgres_env, expected=200, desk=desk)
 
     handled = run(scenario())
     assert len(handled) == 200 and set(handled.values()) == {1}
@@ -242,8 +248,11 @@ def test_a_postgres_lease_is_held_by_one_session_and_freed_when_it_ends(
     second.release()
 
 
-async def consume_all(url: str, env: dict[str, str], *, expected: int) -> Counter[str]:
-    """Run a toolkit consumer whose handler counts, in PostgreSQL, what it handled."""
+async def consume_all(
+    url: str, env: dict[str, str], *, expected: int, desk: TicketDesk
+) -> Counter[str]:
+    """Run a toolkit consumer whose handler counts, in PostgreSQL, what it handled (opening
+    the sealed personal data with the desk's keys, as a service does with ticket-api's)."""
     pool = await create_pool(env)
     async with pool.acquire() as conn:
         await conn.execute("CREATE TABLE IF NOT EXISTS handled (event_id TEXT, n INT)")
@@ -270,6 +279,7 @@ async def consume_all(url: str, env: dict[str, str], *, expected: int) -> Counte
         ),
         inbox,
         handler,
+        unseal=Unsealer(LocalKeys(desk.keyring)),
     )
     task = asyncio.create_task(consumer.run())
     await asyncio.wait_for(done.wait(), 60)
@@ -383,7 +393,7 @@ def test_kill_9_of_the_relay_process_mid_batch_loses_nothing_and_duplicates_noth
         await nc.close()
         # Nothing of that batch was recorded as published; a new relay takes over.
         await publish_all(relay_for(desk, nats_server, tmp_path / "lock"), desk)
-        return await consume_all(nats_server.url, postgres_env, expected=2000)
+        return await consume_all(nats_server.url, postgres_env, expected=2000, desk=desk)
 
     handled = run(scenario())
     assert len(handled) == 2000 and set(handled.values()) == {1}

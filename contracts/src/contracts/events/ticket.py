@@ -8,7 +8,7 @@ its version, tenant and policy travel in the CloudEvents envelope, not in the pa
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -253,6 +253,21 @@ class FeatureRequestReviewed(TicketEvent):
     target_release: ShortText | None = None
 
 
+class PersonalDataErased(TicketEvent):
+    event_name: ClassVar[str] = "ticket.personal_data_erased"
+    meaning: ClassVar[str] = (
+        "The contact's personal data on this ticket was erased (their key destroyed): names, "
+        "contact details and texts now read as erased; history, times and SLA outcomes stay."
+    )
+
+    reason: ShortText = Field(
+        description="Why (a request, a retention period); never names the person."
+    )
+    scope: Literal["contact", "retention"] = Field(
+        description="The contact's erasure request, or the policy's retention period."
+    )
+
+
 TICKET_EVENTS: tuple[type[TicketEvent], ...] = (
     Opened,
     Classified,
@@ -269,4 +284,5 @@ TICKET_EVENTS: tuple[type[TicketEvent], ...] = (
     Closed,
     NoteAdded,
     FeatureRequestReviewed,
+    PersonalDataErased,
 )

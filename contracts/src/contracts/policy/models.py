@@ -317,6 +317,10 @@ class Lifecycle(_Spec):
     """A resolved ticket is closed once the customer confirms (001, 000)."""
     auto_close_after: Target | None = None
     """Without confirmation, a resolved ticket closes after this (000: expiry of the term)."""
+    personal_data_retention: Duration | None = None
+    """How long a closed ticket keeps its contact's personal data (calendar time, e.g.
+    ``365d``); then it is erased the way a contact's erasure does (ADR 23). Empty: kept until
+    the contact asks for erasure."""
 
     @field_validator("pause_in")
     @classmethod

@@ -207,8 +207,11 @@ class DurableConsumer:
         handler: Handler,
         *,
         on_handled: Callable[[], None] | None = None,
+        unseal: Callable[[CloudEvent], Awaitable[CloudEvent]] | None = None,
     ) -> None:
         self.nc = nc
+        self.unseal = unseal
+        """Opens sealed personal data before the event is read (``personal_data.Unsealer``)."""
         self.on_handled = on_handled
         """Called after each newly handled event is committed (to wake a dispatcher)."""
         self.js = nc.jetstream()
@@ -366,9 +369,16 @@ class DurableConsumer:
             REDELIVERED.add(1, {"consumer": self.settings.durable})
         try:
             event = from_wire(message.data)
+            if self.unseal is not None:
+                event = await self.unseal(event)
             return event, payload_of(event)
         except (ValidationError, UnknownEventError, ValueError) as exc:
             await self._poison(message, None, f"unreadable event: {exc}", deliveries)
+            return None
+        except TransientError as exc:  # its key cannot be fetched now: read it later
+            delay = self.settings.backoff[min(deliveries, len(self.settings.backoff)) - 1]
+            log.warning("event on %s not opened (%r); retrying in %ss", message.subject, exc, delay)
+            await message.nak(delay=delay)
             return None
 
     async def _count(self, done: bool, consumer: dict[str, str]) -> None:

@@ -68,3 +68,14 @@ class AttachmentStore:
 
     def _path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest
+
+    def delete(self, attachment_id: str) -> bool:
+        """Remove a file for good (an erasure, ADR 23); False if it was not kept."""
+        if not _HEX64.fullmatch(attachment_id):
+            return False
+        path = self._path(attachment_id)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True

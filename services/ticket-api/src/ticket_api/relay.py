@@ -58,6 +58,7 @@ from ticket_api.domain.ticket import Ticket
 from ticket_api.lease import Lease
 from ticket_api.log_position import Dialect, LogPosition
 from ticket_api.parked_events import ParkedEvents
+from ticket_api.sealing import seal_wire
 from ticket_api.wire import Unpublishable, event_name, wire_event
 
 log = logging.getLogger(__name__)
@@ -469,11 +470,13 @@ class OutboxRelay:
 
     def _message(self, notification: Notification) -> Message:
         """``publish_async`` arguments for one stored ticket event."""
-        event = self.desk.mapper.to_domain_event(notification)
+        event, sealed = self.desk.sealing.open(notification)
         assert isinstance(event, Ticket.Event)
         ticket_id = UUID(str(event.originator_id))
         tenant, policy = self._owner(ticket_id, event)
         cloud_event, body = wire_event(event, tenant=tenant, policy=policy)
+        if sealed is not None:  # the wire carries the stored ciphertext (ADR 23)
+            cloud_event, body = seal_wire(cloud_event, sealed)
         headers = {"Nats-Msg-Id": cloud_event.id, **event.trace}
         return (
             subject(event_name(event), tenant=tenant, ticket_id=ticket_id),

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ticket_api import event_store
@@ -137,6 +137,14 @@ class Settings(BaseSettings):
     dev_keys: dict[str, dict[str, str]] = Field(default_factory=dict)
     """JSON object: API key → principal (kind, id, name, tenant for customers)."""
 
+    master_key: SecretStr | None = None
+    """The master key wrapping the data keys of personal data (ADR 23): 32 random bytes in
+    base64. Unset, a public development key is used (and a warning logged at every start):
+    set it in every real deployment. Lose it and ticket-api refuses to start on that store."""
+    retention_interval_seconds: float = Field(default=3600.0, ge=0)
+    """How often closed tickets past their policy's ``personal_data_retention`` are erased;
+    0 turns the job off (then run ``ticket-api-retention`` from a scheduler)."""
+
     @model_validator(mode="after")
     def _development_keys(self) -> Settings:
         if self.dev_mode and not self.dev_keys:
@@ -154,11 +162,17 @@ class Settings(BaseSettings):
         the store, so replicas never act on a stale copy."""
         return {"AGGREGATE_CACHE_MAXSIZE": "10000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
 
+    def _master_key_env(self) -> dict[str, str]:
+        return (
+            {"TICKET_API_MASTER_KEY": self.master_key.get_secret_value()} if self.master_key else {}
+        )
+
     def event_store_env(self, environ: dict[str, str]) -> dict[str, str]:
         """The ``eventsourcing`` library's persistence settings for the chosen store."""
         if self.store == "postgres":
             env = {k: v for k, v in environ.items() if k.startswith("POSTGRES_")}
             env["PERSISTENCE_MODULE"] = "eventsourcing.postgres"
+            env.update(self._master_key_env())
             env.setdefault("POSTGRES_CONNECT_TIMEOUT", str(self.postgres_connect_timeout))
             env.setdefault("POSTGRES_PRE_PING", "y")  # drop dead pooled connections first
             # One try per call, connect and statement timeouts: an outage is a 503 in about a
@@ -183,6 +197,7 @@ class Settings(BaseSettings):
             return env
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return {
+            **self._master_key_env(),
             **self._cache_env(),
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(self.data_dir / "tickets.sqlite3"),

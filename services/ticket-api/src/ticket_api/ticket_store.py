@@ -16,6 +16,7 @@ The library's errors stop here: callers see only the domain's.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -23,13 +24,14 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import RecordConflictError
+from eventsourcing.persistence import Mapper, RecordConflictError
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from contracts.policy import SupportPolicy
 from servicekit.clock import Clock, SystemClock
 from ticket_api.commands import Idempotency, Outcome
+from ticket_api.domain import erasure as _erasure  # noqa: F401  (registers its event)
 from ticket_api.domain.errors import PolicyRuleBroken, UncarriableInput
 from ticket_api.domain.records import (
     CaseNumber,
@@ -38,10 +40,13 @@ from ticket_api.domain.records import (
     parse_case_number,
 )
 from ticket_api.domain.ticket import Ticket
+from ticket_api.keyring import DEVELOPMENT_MASTER_KEY, KeyRing, LocalMasterKey, MasterKey
 from ticket_api.numbering import NoTurn, NumberingTurns
+from ticket_api.sealing import SealingMapper, keys_needed
 from ticket_api.wire import Unpublishable, uncarriable_attribute, wire_event
 
 tracer = trace.get_tracer("ticket_api")
+log = logging.getLogger(__name__)
 
 MAX_CASE_NUMBER_ATTEMPTS = 5
 """Saves tried per open: more than one only if a writer outside the turns (a replica of the
@@ -90,8 +95,24 @@ class TicketStore(Application[UUID]):
         policies: Mapping[str, SupportPolicy] | None = None,
         clock: Clock | None = None,
         case_number_wait: float = CASE_NUMBER_WAIT_SECONDS,
+        master_key: MasterKey | None = None,
     ) -> None:
         super().__init__(env)
+        # Personal data is sealed under keys wrapped by the master key (ADR 23); a wrong or
+        # lost master key stops us here (MasterKeyMismatch), before anything is read.
+        configured = self.env.get("TICKET_API_MASTER_KEY")
+        if master_key is None and not configured:
+            log.warning(
+                "TICKET_API_MASTER_KEY is not set: personal data is sealed under the public "
+                "development key; set it in every real deployment (ADR 23)"
+            )
+        self.keyring = KeyRing(
+            self.recorder.datastore,  # type: ignore[attr-defined]
+            master_key or LocalMasterKey(configured or DEVELOPMENT_MASTER_KEY),
+        )
+        assert isinstance(self.mapper, SealingMapper)
+        self.mapper.keyring = self.keyring
+        self.sealing: SealingMapper = self.mapper
         self.policies = dict(policies or {})
         self.clock = clock or SystemClock()
         self.store_system = (
@@ -106,12 +127,18 @@ class TicketStore(Application[UUID]):
         self._last_issued: dict[str, int] = {}
         """Per policy: the highest case number known to be taken (only ever an underestimate)."""
 
+    def construct_mapper(self) -> Mapper[UUID]:
+        plain = super().construct_mapper()
+        return SealingMapper(plain.transcoder, plain.compressor, plain.cipher)
+
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Save after checking every new event against the event contract: every entry point
         (REST, email, SMTP, service commands) writes through here, so nothing is stored that
         the relay could not publish or a consumer could not store."""
         for obj in objs:
             self._check_carriable(obj)
+            if getattr(obj, "pending_events", None) and (needed := keys_needed(obj)):
+                self.keyring.ensure(needed[0], tenant=needed[1], contact_id=needed[2])
         with tracer.start_as_current_span(
             "event store save",
             kind=SpanKind.CLIENT,

@@ -68,6 +68,17 @@ class Tenant(Aggregate):
     def reactivate(self, *, by: dict[str, Any]) -> None:
         self.active = True
 
+    @event("ContactErased")
+    def erase(self, *, reason: str, by: dict[str, Any]) -> None:
+        """The proof of an erasure (ADR 23): who, when and why, and nothing personal. The
+        contact stays inactive: their name, email and phone are gone with their keys."""
+        self.active = False
+        self.erased = True
+
+    @property
+    def is_erased(self) -> bool:
+        return bool(getattr(self, "erased", False))
+
     @event("SpaceContracted")
     def contract_space(self, *, space: str, name: str, contact: str, by: dict[str, Any]) -> None:
         """A cloud space with its one authorized support contact (000); again: a new contact."""
@@ -134,6 +145,17 @@ class Contact(Aggregate):
     @event("Reactivated")
     def reactivate(self, *, by: dict[str, Any]) -> None:
         self.active = True
+
+    @event("ContactErased")
+    def erase(self, *, reason: str, by: dict[str, Any]) -> None:
+        """The proof of an erasure (ADR 23): who, when and why, and nothing personal. The
+        contact stays inactive: their name, email and phone are gone with their keys."""
+        self.active = False
+        self.erased = True
+
+    @property
+    def is_erased(self) -> bool:
+        return bool(getattr(self, "erased", False))
 
     def as_ticket_contact(self) -> dict[str, Any]:
         """The contact as an opened ticket records it (``contracts.events.ticket.Contact``)."""
