@@ -46,6 +46,8 @@ class IntakeOut(BaseModel):
     summary="Receive a raw email (RFC 5322)",
     response_model=IntakeOut,
     responses={
+        201: {"model": IntakeOut, "description": "A ticket was opened from the email"},
+        202: {"model": IntakeOut, "description": "Ignored or refused: see action and reason"},
         422: {
             "description": "Empty, or past a limit (`email-too-complex`); nothing was stored",
             "content": {"application/problem+json": {}},
