@@ -8,6 +8,13 @@ after one connection timeout; the client retries, with its ``Idempotency-Key`` w
 Not retrying a write also removes a hazard: a commit whose acknowledgement was lost is reported,
 not silently tried again as if nothing had happened.
 
+The pre-ping itself is kept for connections that sat idle, not paid on every checkout: one
+command checks a connection out about ten times (the aggregate, the log position, the case
+number's turn, the save, idempotency), and an empty round trip before each was a sizeable share
+of a command's time. A connection handed back less than ``RECENTLY_USED_SECONDS`` ago was
+answering then; if the database died in between, that one call fails as a 503 and the client
+retries, exactly as when it dies during a statement.
+
 New connections also get a libpq connect timeout (the library passes none, so a silently
 dropped network would hold the pool's workers for minutes) and a statement timeout, so that no
 statement — a lock wait on the event table included — runs without a deadline.
@@ -16,12 +23,47 @@ statement — a lock wait on the event table included — runs without a deadlin
 from __future__ import annotations
 
 import inspect
+import time
+import weakref
 from typing import Any
 
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import ConnectionPool, PostgresApplicationRecorder, PostgresDatastore
 
 STATEMENT_TIMEOUT_SECONDS = 5
 """Longest any statement may run (or wait for a lock) before PostgreSQL cancels it."""
+RECENTLY_USED_SECONDS = 2.0
+"""A pooled connection handed back this recently is not pinged again before its next use."""
+
+
+_NARROWED: weakref.WeakSet[ConnectionPool[Any]] = weakref.WeakSet()
+
+
+def ping_only_idle_connections(pool: ConnectionPool[Any]) -> None:
+    """Make the pool's pre-ping (``POSTGRES_PRE_PING``) skip recently returned connections.
+
+    psycopg_pool takes its ``check`` and ``reset`` callbacks only at construction, which the
+    library does; they are replaced here, before the pool opens. ``reset`` runs when a
+    connection is handed back: it notes the instant, and ``check`` pings only past
+    ``RECENTLY_USED_SECONDS``.
+    """
+    if pool._check is None or pool in _NARROWED:  # no pre-ping asked for, or done already
+        return
+    _NARROWED.add(pool)
+    returned: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+    previous_reset = pool._reset
+
+    def reset(conn: Any) -> None:
+        if previous_reset is not None:
+            previous_reset(conn)
+        returned[conn] = time.monotonic()
+
+    def check(conn: Any) -> None:
+        if time.monotonic() - returned.get(conn, float("-inf")) < RECENTLY_USED_SECONDS:
+            return
+        ConnectionPool.check_connection(conn)
+
+    pool._check = check
+    pool._reset = reset
 
 
 class FailFastPostgresRecorder(PostgresApplicationRecorder):
@@ -39,6 +81,7 @@ class FailFastPostgresRecorder(PostgresApplicationRecorder):
         if isinstance(connect, dict):
             connect.setdefault("connect_timeout", max(2, round(datastore.pool.timeout)))
             connect.setdefault("options", f"-c statement_timeout={STATEMENT_TIMEOUT_SECONDS}s")
+        ping_only_idle_connections(datastore.pool)
         super().__init__(datastore, **kwargs)
 
 
