@@ -3,6 +3,9 @@
 Clients integrate against one shape: a stable ``type`` URI and ``code`` to branch on, a
 ``title``, a ``detail`` in the language they asked for (Spanish by default, English with
 ``Accept-Language: en``), the ``instance`` path and, for invalid input, the ``errors`` at fault.
+
+``Problem`` is the one exception every service raises for an answer it gives as-is; the web
+edge (``servicekit.web``) turns it into the document.
 """
 
 from __future__ import annotations
@@ -27,6 +30,44 @@ TITLES = {
     500: "Internal error",
     503: "Service unavailable",
 }
+
+
+class Problem(Exception):
+    """An error answered as-is (raised by views), in both languages."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        *,
+        en: str,
+        es: str,
+        headers: dict[str, str] | None = None,
+        field: str | None = None,
+        title_en: str | None = None,
+        title_es: str | None = None,
+    ) -> None:
+        super().__init__(en)
+        self.status, self.code, self.en, self.es = status, code, en, es
+        self.headers = headers or {}
+        self.field = field
+        """The request's part at fault (a parameter, a field), listed in ``errors``."""
+        self.title_en, self.title_es = title_en, title_es
+        """A title in each language, for problems a person reads on screen (the 429); the
+        others keep the status's standard English title, which clients may already match."""
+
+    def copy(self) -> Problem:
+        """The same problem as a new exception (for problems kept and raised again)."""
+        return Problem(
+            self.status,
+            self.code,
+            en=self.en,
+            es=self.es,
+            headers=dict(self.headers),
+            field=self.field,
+            title_en=self.title_en,
+            title_es=self.title_es,
+        )
 
 
 def prefers_english(accept_language: str | None) -> bool:

@@ -8,17 +8,14 @@ dispatcher that sends them, as background tasks for as long as it serves.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
 from datetime import timedelta
 
 import asyncpg
 import httpx2
-import nats
 from fastapi import FastAPI
-from nats.aio.client import Client as NatsClient
 
 from contracts.events import SLA_STREAM, TICKETS_STREAM
 from contracts.policy import load_policies
@@ -30,6 +27,7 @@ from notifier.channels.sms import SmsSender, SmsSettings
 from notifier.channels.webhook import WebhookSender
 from notifier.delivery import SCHEMA, Dispatcher, RetryPolicy
 from notifier.destinations import Destinations, load_destinations
+from notifier.erasure import erasing, opener
 from notifier.messages import Messages
 from notifier.planning import Planner
 from notifier.settings import Settings
@@ -40,7 +38,7 @@ from notifier.subscriptions.sealing import Sealer
 from notifier.subscriptions.sending import OwnerNotices, SubscriptionSender
 from servicekit import openapi
 from servicekit.clock import Clock
-from servicekit.messaging import finish, servers
+from servicekit.lifespan import Background, lifespan
 from servicekit.messaging.consumer import ConsumerSettings, DurableConsumer, PostgresInbox
 from servicekit.messaging.streams import StreamSettings, ensure_stream
 from servicekit.simclock import service_clock
@@ -98,27 +96,20 @@ def build_senders(
     return senders
 
 
-class Background:
+class NotifierBackground(Background):
     """The two consumers and the dispatcher, when a NATS server is configured."""
 
     def __init__(self, settings: Settings, planner: Planner, dispatcher: Dispatcher) -> None:
+        super().__init__()
         self.settings = settings
         self.planner = planner
         self.dispatcher = dispatcher
-        self.nc: NatsClient | None = None
-        self.consumers: list[DurableConsumer] = []
-        self.tasks: list[asyncio.Task[None]] = []
-
-    def connected(self) -> bool:
-        return self.nc is not None and self.nc.is_connected
-
-    def attached(self) -> bool:
-        return bool(self.consumers) and all(c.attached for c in self.consumers)
 
     async def start(self, pool: asyncpg.Pool) -> None:
         assert self.settings.nats_url
-        self.nc = await nats.connect(servers=servers(self.settings.nats_url))
-        js = self.nc.jetstream()
+        js = await self.connect(self.settings.nats_url)
+        assert self.nc is not None
+        consumers = []
         for name, durable, subjects in (
             (TICKETS_STREAM, "notifier-tickets", "tickets.>"),
             (SLA_STREAM, "notifier-sla", "sla.>"),
@@ -126,29 +117,23 @@ class Background:
             await ensure_stream(js, name, StreamSettings())
             inbox = PostgresInbox(pool, durable)
             await inbox.setup()
-            self.consumers.append(
+            consumers.append(
                 DurableConsumer(
                     self.nc,
                     ConsumerSettings(stream=name, durable=durable, filter_subject=subjects),
                     inbox,
-                    self.planner.handle,
+                    erasing(self.planner.handle, self.settings.dev_maildir),
                     on_handled=self.dispatcher.wake,
+                    unseal=opener(self.settings.ticket_api_url, self.settings.ticket_api_key),
                 )
             )
-        self.tasks = [
-            *(asyncio.create_task(c.run(), name=c.settings.durable) for c in self.consumers),
-            asyncio.create_task(
-                self.dispatcher.run(self.settings.dispatch_poll_seconds), name="dispatcher"
-            ),
-        ]
+        for consumer in consumers:
+            self.consume(consumer)
+        self.run(
+            self.dispatcher, self.dispatcher.run(self.settings.dispatch_poll_seconds), "dispatcher"
+        )
         # Ready means attached: start-up completes once both durables are bound.
-        await asyncio.wait_for(asyncio.gather(*(c.wait_attached() for c in self.consumers)), 30)
-
-    async def stop(self) -> None:
-        for consumer in self.consumers:
-            consumer.stop()
-        self.dispatcher.stop()
-        await finish(self.tasks, self.nc)
+        await self.wait_attached()
 
 
 def create_app(
@@ -202,12 +187,15 @@ def create_app(
         timeout=settings.principal_timeout_seconds,
     )
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if shared_clock is not None:
-            await shared_clock.start()
-        owned = pool is None
-        reader.pool = store.pool = pool or await asyncpg.create_pool(**settings.pool_kwargs())
+    async def start(stack: AsyncExitStack) -> None:
+        if pool is None:
+            reader.pool = await asyncpg.create_pool(**settings.pool_kwargs())
+            stack.push_async_callback(reader.pool.close)
+        else:
+            reader.pool = pool
+        store.pool = reader.pool
+        if owns_principals:
+            stack.push_async_callback(principals.aclose)
         try:
             async with reader.pool.acquire() as conn:
                 await conn.execute(SCHEMA)
@@ -215,8 +203,10 @@ def create_app(
         except Exception as exc:  # serve anyway: /readyz says what is wrong
             log.warning("could not prepare the delivery tables: %s", exc)
         client = httpx2.AsyncClient(timeout=settings.http_timeout_seconds)
+        stack.push_async_callback(client.aclose)
         owners = OwnerNotices(store, policies, destinations, messages, clock)
         desk.sender = SubscriptionSender(client, store, clock, desk.rules, owners)
+        stack.callback(forget)
         if senders is None:
             chosen: Mapping[str, Sender] = build_senders(
                 settings, destinations, client, clock, desk.sender
@@ -237,29 +227,22 @@ def create_app(
             batch=settings.dispatch_batch,
         )
         reader.dispatcher = app.state.dispatcher = dispatcher
-        background = Background(settings, planner, dispatcher) if settings.nats_url else None
+        background = (
+            NotifierBackground(settings, planner, dispatcher) if settings.nats_url else None
+        )
         app.state.background = background
         if background:
+            stack.push_async_callback(background.stop)
             await background.start(reader.pool)
-        try:
-            yield
-        finally:
-            if background:
-                await background.stop()
-            await client.aclose()
-            if owned:
-                await reader.pool.close()
-            if owns_principals:
-                await principals.aclose()
-            reader.pool = store.pool = desk.sender = None
-            if shared_clock is not None:
-                await shared_clock.stop()
+
+    def forget() -> None:
+        reader.pool = store.pool = desk.sender = None
 
     app = FastAPI(
         title="Support desk — notifier",
         version="1.0.0",
         description=DESCRIPTION,
-        lifespan=lifespan,
+        lifespan=lifespan(shared_clock, start),
     )
     app.state.settings = settings
     app.state.reader = reader

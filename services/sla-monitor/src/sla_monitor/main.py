@@ -8,29 +8,25 @@ loop as background tasks for as long as it serves.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack
 
 import asyncpg
 import httpx2
-import nats
 from fastapi import FastAPI
-from nats.aio.client import Client as NatsClient
 
 from contracts.events import SLA_STREAM, TICKETS_STREAM
 from contracts.policy import load_policies
 from servicekit import openapi
 from servicekit.clock import Clock
-from servicekit.messaging import finish, servers
+from servicekit.lifespan import Background, lifespan
 from servicekit.messaging.consumer import ConsumerSettings, DurableConsumer, PostgresInbox
-from servicekit.messaging.streams import StreamSettings, ensure_stream
 from servicekit.simclock import service_clock
 from servicekit.telemetry import observe, serve, setup_logging
 from servicekit.web import Introspection, current_principal
 from sla_monitor import api, web
 from sla_monitor.commands import TicketApiCommands, TicketCommands
+from sla_monitor.erasure import erasing, opener
 from sla_monitor.projection import SlaProjection
 from sla_monitor.settings import Settings
 from sla_monitor.timers import TimerLoop
@@ -45,7 +41,7 @@ Errors are RFC 9457 problem documents. Authenticate with ticket-api's credential
 """
 
 
-class Background:
+class SlaBackground(Background):
     """The projection consumer and the timer loop, when a NATS server is configured."""
 
     def __init__(
@@ -55,30 +51,32 @@ class Background:
         clock: Clock,
         commands: TicketCommands | None = None,
     ) -> None:
+        super().__init__()
         self.settings = settings
         self.commands = commands
         self.projection = projection
         self.clock = clock
-        self.nc: NatsClient | None = None
-        self.consumer: DurableConsumer | None = None
         self.timers: TimerLoop | None = None
-        self.tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def consumer(self) -> DurableConsumer | None:
+        """The projection's consumer of the TICKETS stream, once started."""
+        return self.consumers[0] if self.consumers else None
 
     async def start(self, pool: asyncpg.Pool) -> None:
         assert self.settings.nats_url
-        self.nc = await nats.connect(servers=servers(self.settings.nats_url))
-        js = self.nc.jetstream()
-        for stream in (TICKETS_STREAM, SLA_STREAM):
-            await ensure_stream(js, stream, StreamSettings())
+        js = await self.connect(self.settings.nats_url, (TICKETS_STREAM, SLA_STREAM))
+        assert self.nc is not None
         inbox = PostgresInbox(pool, "sla-monitor")
         await inbox.setup()
-        self.consumer = DurableConsumer(
+        consumer = DurableConsumer(
             self.nc,
             ConsumerSettings(
                 stream=TICKETS_STREAM, durable="sla-monitor", filter_subject="tickets.>"
             ),
             inbox,
-            self.projection.handle,
+            erasing(self.projection.handle),
+            unseal=opener(self.settings.ticket_api_url, self.settings.ticket_api_key),
         )
         commands = self.commands
         if commands is None and self.settings.ticket_api_url:
@@ -86,20 +84,9 @@ class Background:
             commands = TicketApiCommands(client, self.settings.ticket_api_key)
         self.timers = TimerLoop(pool, js, self.clock, commands=commands)
         await self.timers.setup()
-        self.tasks = [
-            asyncio.create_task(self.consumer.run(), name="sla-projection"),
-            asyncio.create_task(
-                self.timers.run(self.settings.timer_poll_seconds), name="sla-timers"
-            ),
-        ]
-        await asyncio.wait_for(self.consumer.wait_attached(), 30)  # ready means attached
-
-    async def stop(self) -> None:
-        if self.consumer:
-            self.consumer.stop()
-        if self.timers:
-            self.timers.stop()
-        await finish(self.tasks, self.nc)
+        self.consume(consumer, "sla-projection")
+        self.run(self.timers, self.timers.run(self.settings.timer_poll_seconds), "sla-timers")
+        await self.wait_attached()  # ready means attached
 
 
 def create_app(
@@ -130,12 +117,15 @@ def create_app(
     )
     projection = SlaProjection(policies)
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if shared_clock is not None:
-            await shared_clock.start()
-        owned = pool is None
-        reader.pool = pool or await asyncpg.create_pool(**settings.pool_kwargs())
+    async def start(stack: AsyncExitStack) -> None:
+        if pool is None:
+            reader.pool = await asyncpg.create_pool(**settings.pool_kwargs())
+            stack.push_async_callback(reader.pool.close)
+        else:
+            reader.pool = pool
+        stack.callback(setattr, reader, "pool", None)
+        if owns_principals:
+            stack.push_async_callback(principals.aclose)
         try:
             async with reader.pool.acquire() as conn, conn.transaction():
                 await projection.setup(conn)
@@ -144,29 +134,18 @@ def create_app(
         except Exception as exc:  # serve anyway: /readyz says what is wrong
             log.warning("could not prepare the SLA tables: %s", exc)
         background = (
-            Background(settings, projection, clock, commands) if settings.nats_url else None
+            SlaBackground(settings, projection, clock, commands) if settings.nats_url else None
         )
         app.state.background = background
         if background:
+            stack.push_async_callback(background.stop)
             await background.start(reader.pool)
-        try:
-            yield
-        finally:
-            if background:
-                await background.stop()
-            if owned:
-                await reader.pool.close()
-            if owns_principals:
-                await principals.aclose()
-            reader.pool = None
-            if shared_clock is not None:
-                await shared_clock.stop()
 
     app = FastAPI(
         title="Support desk — sla-monitor",
         version="1.0.0",
         description=DESCRIPTION,
-        lifespan=lifespan,
+        lifespan=lifespan(shared_clock, start),
     )
     app.state.settings = settings
     app.state.reader = reader

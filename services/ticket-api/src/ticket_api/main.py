@@ -6,11 +6,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +19,7 @@ from fastapi.responses import JSONResponse
 from contracts.policy import load_policies
 from servicekit import openapi
 from servicekit.clock import Clock
+from servicekit.lifespan import Background, lifespan
 from servicekit.messaging.streams import StreamSettings
 from servicekit.simclock import service_clock
 from servicekit.telemetry import observe, serve, setup_logging
@@ -30,7 +30,6 @@ from ticket_api.api.directory.views import router as directory_router
 from ticket_api.api.intake.views import router as intake_router
 from ticket_api.api.introspection import router as introspection_router
 from ticket_api.api.outbox.views import router as outbox_router
-from ticket_api.api.personal_data import router as personal_data_router
 from ticket_api.api.policies.views import router as policies_router
 from ticket_api.api.principals import Authenticator, RateLimitHeaders, current_principal
 from ticket_api.api.tickets.views import router as tickets_router
@@ -40,11 +39,9 @@ from ticket_api.dev_seed import seed_development_directory
 from ticket_api.directory import Directory
 from ticket_api.email_intake import EmailIntake
 from ticket_api.email_limits import EmailLimits
-from ticket_api.erasure import Erasure
 from ticket_api.lease import FileLease, Lease, PostgresLease
 from ticket_api.read_model import TicketList
 from ticket_api.relay import OutboxRelay, RelaySettings
-from ticket_api.retention import RetentionJob
 from ticket_api.settings import Settings
 from ticket_api.smtp_intake import SmtpIntake
 
@@ -80,12 +77,13 @@ def create_app(
 
     relay = _relay(settings, desk, environ)
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if shared_clock is not None:
-            await shared_clock.start()
-        task = asyncio.create_task(relay.run()) if relay else None
-        smtp = None
+    async def start(stack: AsyncExitStack) -> None:
+        stack.callback(desk.close)
+        stack.callback(ticket_list.close)
+        if relay is not None:
+            background = Background()
+            stack.push_async_callback(background.stop)
+            background.run(relay, relay.run(), "outbox-relay")
         if settings.smtp_intake_port:
             smtp = SmtpIntake(
                 intake,
@@ -94,22 +92,13 @@ def create_app(
                 ticket_list.catch_up_soon,
             )
             smtp.start()
-        yield
-        if smtp is not None:
-            smtp.stop()
-        if relay and task:
-            relay.stop()
-            await task
-        ticket_list.close()
-        desk.close()
-        if shared_clock is not None:
-            await shared_clock.stop()
+            stack.callback(smtp.stop)
 
     app = FastAPI(
         title="Support desk — ticket-api",
         version="1.0.0",
         description=DESCRIPTION,
-        lifespan=lifespan,
+        lifespan=lifespan(shared_clock, start),
     )
     app.state.settings = settings
     app.state.desk = desk
@@ -130,9 +119,6 @@ def create_app(
         default_policy=settings.email_default_policy,
     )
     app.state.ticket_list = ticket_list = TicketList(desk)
-    app.state.erasure = erasure = Erasure(desk, directory, attachments, ticket_list)
-    if settings.retention_interval_seconds > 0:  # ADR 23
-        RetentionJob(erasure).start(settings.retention_interval_seconds)
     app.state.relay = relay
     problems.install(app)
     _limit_body_size(app, settings.max_body_bytes, {"/v1/intake/email": settings.email_max_bytes})
@@ -149,7 +135,6 @@ def create_app(
     app.include_router(intake_router)
     app.include_router(introspection_router)
     app.include_router(outbox_router)
-    app.include_router(personal_data_router)
     _health(app)
     openapi.publish(
         app,

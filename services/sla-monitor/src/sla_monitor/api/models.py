@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from servicekit.openapi import ProblemDocument
 from servicekit.problems import MEDIA_TYPE
 from sla_monitor.api import examples
 
@@ -234,18 +235,6 @@ class Readiness(Answer):
     database: str = Field(description="ok, or the error met reaching it")
     nats: Literal["ok", "disconnected"] | None = None
     consumer: Literal["attached", "detached"] | None = None
-
-
-class ProblemDocument(BaseModel):
-    """RFC 9457: ``detail`` in Spanish, or English on ``Accept-Language: en``."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str
-    code: str
-    errors: list[dict[str, Any]] | None = None
 
 
 PROBLEM_TEXT = {

@@ -26,7 +26,6 @@ import hashlib
 import logging
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import jwt
@@ -36,9 +35,9 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servicekit.principals import Principal as Principal  # the one principal type
 from ticket_api.api.problems import Problem
 from ticket_api.directory import STAFF_ROLES, Directory, Holder
-from ticket_api.domain.directory import ALL_TENANTS
 from ticket_api.domain.errors import AccessRefused, NotRegistered
 from ticket_api.settings import Settings
 
@@ -47,57 +46,20 @@ STAFF = set(STAFF_ROLES)
 KINDS = {"customer", "service", *STAFF}
 
 
-@dataclass(frozen=True)
-class Principal:
-    kind: str
-    id: str
-    name: str | None = None
-    tenant: str | None = None
-    email: str | None = None
-    locale: str = "es"
-    tenants: tuple[str, ...] = (ALL_TENANTS,)
-    """The tenants whose tickets this principal sees (agents: those they serve)."""
-    contact: dict[str, Any] | None = field(default=None, compare=False)
-
-    @classmethod
-    def of(cls, holder: Holder) -> Principal:
-        contact = holder.contact or {}
-        return cls(
-            kind=holder.kind,
-            id=holder.id,
-            name=holder.name,
-            tenant=holder.tenant,
-            email=contact.get("email"),
-            locale=contact.get("locale") or "es",
-            tenants=(holder.tenant or "",) if holder.kind == "customer" else holder.tenants,
-            contact=holder.contact,
-        )
-
-    @property
-    def actor(self) -> dict[str, Any]:
-        """As recorded on events (``contracts.events.Actor``)."""
-        return {"kind": self.kind, "id": self.id, "name": self.name}
-
-    @property
-    def is_customer(self) -> bool:
-        return self.kind == "customer"
-
-    @property
-    def sees_all(self) -> bool:
-        return not self.is_customer and ALL_TENANTS in self.tenants
-
-    def may_see(self, tenant: str) -> bool:
-        """Customers see their own tenant; agents the tenants they serve; the rest all."""
-        return self.sees_all or tenant in self.tenants
-
-    def require(self, *kinds: str, doing: str) -> None:
-        if self.kind not in kinds:
-            raise Problem(
-                403,
-                "not-allowed",
-                en=f"A {self.kind} cannot {doing}.",
-                es=f"Un usuario de tipo {self.kind} no puede realizar: {doing}.",
-            )
+def principal_of(holder: Holder) -> Principal:
+    """The principal a directory holder is (``servicekit.principals.Principal``, the one type
+    of every service): a customer sees their own tenant, staff the tenants they serve."""
+    contact = holder.contact or {}
+    return Principal(
+        kind=holder.kind,
+        id=holder.id,
+        name=holder.name,
+        tenant=holder.tenant,
+        email=contact.get("email"),
+        locale=contact.get("locale") or "es",
+        tenants=(holder.tenant or "",) if holder.kind == "customer" else holder.tenants,
+        contact=holder.contact,
+    )
 
 
 class Authenticator:
@@ -137,7 +99,7 @@ class Authenticator:
         request.state.rate_limit = headers
         if not allowed:
             raise self._too_many(self.per_principal, reset, headers)
-        return Principal.of(holder)
+        return principal_of(holder)
 
     def _failed(self, request: Request, credential: str) -> Problem:
         """A 401, or a 429 once this credential failed too often from this address.

@@ -4,6 +4,9 @@ Clients get a stable ``type`` URI and ``code`` to branch on, a ``title``, a ``de
 language they asked for (``Accept-Language``: Spanish by default, English on request) and, for
 invalid input, the fields at fault. Nothing unexpected ever leaks a stack trace: it is logged and
 answered as a plain 500 problem.
+
+``Problem``, ``problem`` and the fallback handlers are the ones every service shares
+(``servicekit.web``); here are what ticket-api's own errors are told (``refusal``).
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from eventsourcing.persistence import DataError, InterfaceError, OperationalErro
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from servicekit.problems import MEDIA_TYPE, prefers_english, problem_document
+from servicekit.problems import problem_document
+from servicekit.web import Problem as Problem  # the one problem type, raised by views here
+from servicekit.web import install_fallbacks
+from servicekit.web import problem as problem
+from servicekit.web import wants_english as wants_english
 from ticket_api.application import (
     CaseNumbersBusy,
     ConcurrentUpdate,
@@ -35,51 +41,6 @@ from ticket_api.domain.errors import (
 from ticket_api.read_model import InvalidCursor
 
 log = logging.getLogger(__name__)
-
-
-class Problem(Exception):
-    """An error answered as-is (raised by views)."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        *,
-        en: str,
-        es: str,
-        headers: dict[str, str] | None = None,
-        field: str | None = None,
-        title_en: str | None = None,
-        title_es: str | None = None,
-    ) -> None:
-        super().__init__(en)
-        self.status, self.code, self.en, self.es = status, code, en, es
-        self.headers = headers or {}
-        self.field = field
-        """The request's part at fault (a parameter, a field), listed in ``errors``."""
-        self.title_en, self.title_es = title_en, title_es
-        """A title in each language, for problems a person reads on screen (the 429); the
-        others keep the status's standard English title, which clients may already match."""
-
-
-def wants_english(request: Request) -> bool:
-    return prefers_english(request.headers.get("accept-language"))
-
-
-def problem(
-    request: Request,
-    status: int,
-    code: str,
-    detail: str,
-    *,
-    title: str | None = None,
-    errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    body = problem_document(
-        status, code, detail, instance=request.url.path, title=title, errors=errors
-    )
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -252,19 +213,4 @@ def install(app: FastAPI) -> None:
         )
         return problem(request, 422, "unstorable-value", detail)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return problem(
-            request, exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
-        )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        detail = (
-            "Something went wrong on our side; it has been logged."
-            if wants_english(request)
-            else "Algo falló de nuestro lado; quedó registrado."
-        )
-        return problem(request, 500, "internal-error", detail)
+    install_fallbacks(app)
