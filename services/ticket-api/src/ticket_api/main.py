@@ -30,6 +30,7 @@ from ticket_api.api.directory.views import router as directory_router
 from ticket_api.api.intake.views import router as intake_router
 from ticket_api.api.introspection import router as introspection_router
 from ticket_api.api.outbox.views import router as outbox_router
+from ticket_api.api.personal_data import router as personal_data_router
 from ticket_api.api.policies.views import router as policies_router
 from ticket_api.api.principals import Authenticator, RateLimitHeaders, current_principal
 from ticket_api.api.tickets.views import router as tickets_router
@@ -39,9 +40,11 @@ from ticket_api.dev_seed import seed_development_directory
 from ticket_api.directory import Directory
 from ticket_api.email_intake import EmailIntake
 from ticket_api.email_limits import EmailLimits
+from ticket_api.erasure import Erasure
 from ticket_api.lease import FileLease, Lease, PostgresLease
 from ticket_api.read_model import TicketList
 from ticket_api.relay import OutboxRelay, RelaySettings
+from ticket_api.retention import RetentionJob
 from ticket_api.settings import Settings
 from ticket_api.smtp_intake import SmtpIntake
 
@@ -119,6 +122,9 @@ def create_app(
         default_policy=settings.email_default_policy,
     )
     app.state.ticket_list = ticket_list = TicketList(desk)
+    app.state.erasure = erasure = Erasure(desk, directory, attachments, ticket_list)
+    if settings.retention_interval_seconds > 0:  # ADR 23
+        RetentionJob(erasure).start(settings.retention_interval_seconds)
     app.state.relay = relay
     problems.install(app)
     _limit_body_size(app, settings.max_body_bytes, {"/v1/intake/email": settings.email_max_bytes})
@@ -135,6 +141,7 @@ def create_app(
     app.include_router(intake_router)
     app.include_router(introspection_router)
     app.include_router(outbox_router)
+    app.include_router(personal_data_router)
     _health(app)
     openapi.publish(
         app,
