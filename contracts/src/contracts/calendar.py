@@ -18,6 +18,9 @@ How it stays correct across daylight-saving changes
     The unrolling walks spans of constant UTC offset, within which local time is a plain shift
     of UTC time, so a skipped hour is never open and a repeated hour is open twice when a
     window covers it, exactly as a person reading the office clock would count.
+
+long: one class and its integer-microsecond helpers are one algorithm (unroll open spans,
+add and measure open time); split, the daylight-saving argument above would span modules.
 """
 
 from __future__ import annotations

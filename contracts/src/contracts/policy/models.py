@@ -6,6 +6,11 @@ decision deadline), intake fields, supported versions, scope, subcategory → pr
 abandonment, escalation levels, warnings and notification routing. Cross-references (a target
 naming a calendar, a route naming an event) are checked when the file loads, so a mistake is
 reported with its place in the file instead of surfacing as a wrong deadline weeks later.
+
+long: the models follow the policy file section by section (calendars, priorities, types,
+intake, lifecycle, abandonment, escalation, notifications), so a field is found where it is
+written in YAML and the published JSON Schema is generated from one module; the questions
+services ask of a loaded policy live in ``policy.py``, loading and checking in ``loader``.
 """
 
 from __future__ import annotations

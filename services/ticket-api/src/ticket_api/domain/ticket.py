@@ -10,6 +10,10 @@ Each event's attributes are those of its wire payload in ``contracts.events.tick
 trace context of the request that caused it, so the relay publishes them without translation.
 The trace context is not a parameter: ``Ticket.Event`` reads it from ``domain.tracing`` when
 the event is created (the desk sets it for the length of a use case).
+
+long: the library stores each event under its topic, ``ticket_api.domain.ticket:Ticket.<Event>``,
+so the event classes stay nested in ``Ticket`` in this module (moving them would orphan every
+stored event); each method sits beside the event it records, as the lifecycle reads.
 """
 
 from __future__ import annotations
