@@ -28,9 +28,11 @@ from servicekit.messaging.consumer import (
 )
 from servicekit.messaging.database import create_pool
 from servicekit.messaging.streams import StreamSettings, ensure_stream
+from servicekit.personal_data import Unsealer
 from ticket_api.application import TicketDesk
 from ticket_api.lease import FileLease
 from ticket_api.relay import OutboxRelay, RelaySettings
+from ticket_api.sealing import LocalKeys
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = load_policies(ROOT / "policies")
@@ -111,6 +113,7 @@ def test_a_killed_node_loses_nothing_of_an_r3_stream(
             ),
             inbox,
             record,
+            unseal=Unsealer(LocalKeys(desk.keyring)),
         )
         relaying = asyncio.create_task(relay.run())
         consuming = asyncio.create_task(consumer.run())

@@ -24,6 +24,7 @@ from receivers import SmtpSink
 
 from notifier.main import create_app as notifier_app
 from notifier.settings import Settings as NotifierSettings
+from servicekit import personal_data
 from servicekit.clock import ManualClock
 from servicekit.web import Introspection
 from sla_monitor.commands import TicketApiCommands
@@ -104,6 +105,7 @@ def running_system(
             SlaSettings(
                 policies_dir=POLICIES,
                 nats_url=nats_server.url,
+                ticket_api_url="http://t",  # data keys (ADR 23), through IN_PROCESS
                 timer_poll_seconds=0.05,
                 **database_settings(postgres_env),
             ),
@@ -117,6 +119,7 @@ def running_system(
             NotifierSettings(
                 policies_dir=POLICIES,
                 nats_url=nats_server.url,
+                ticket_api_url="http://t",  # data keys (ADR 23), through IN_PROCESS
                 smtp_port=mail.port,
                 dispatch_poll_seconds=0.05,
                 **database_settings(postgres_env),
@@ -126,6 +129,8 @@ def running_system(
         )
 
     with ExitStack() as stack:
+        personal_data.IN_PROCESS["http://t"] = httpx2.ASGITransport(app=tickets)
+        stack.callback(personal_data.IN_PROCESS.pop, "http://t", None)
         system = System(
             clock,
             stack.enter_context(TestClient(tickets)),

@@ -199,6 +199,11 @@ def erase(name: str, payload: dict[str, Any], fields: tuple[str, ...] = ()) -> d
     return payload
 
 
+IN_PROCESS: dict[str, httpx2.AsyncBaseTransport] = {}
+"""Base URL → transport, for a whole system run in one process (the end-to-end tests register
+ticket-api's ASGI app here); empty in a deployment, where keys travel over HTTP."""
+
+
 @dataclass
 class KeyClient:
     """A consumer's way to data keys: ticket-api's ``GET /v1/personal-data/keys/{id}`` with
@@ -224,7 +229,9 @@ class KeyClient:
             return hit[1]
         if self._client is None:
             self._client = httpx2.AsyncClient(
-                base_url=self.base_url, timeout=self.timeout, transport=self.transport
+                base_url=self.base_url,
+                timeout=self.timeout,
+                transport=self.transport or IN_PROCESS.get(self.base_url),
             )
         try:
             answer = await self._client.get(
@@ -274,3 +281,16 @@ class Unsealer:
         except InvalidTag as exc:
             raise ValueError(f"sealed data of {event.id} does not open with its key") from exc
         return event.model_copy(update={"data": data})
+
+
+def as_erased(event: CloudEvent) -> CloudEvent:
+    """The event with its sealed fields read as erased, no key asked for: for readers that
+    need no personal data (the simulator's figures, benchmarks counting messages)."""
+    if sealed_key(event.data) is None:
+        return event
+    return event.model_copy(update={"data": unseal(event.data, None)})
+
+
+async def without_keys(event: CloudEvent) -> CloudEvent:
+    """``as_erased`` as a consumer toolkit ``unseal``."""
+    return as_erased(event)

@@ -81,6 +81,12 @@ class Settings(PostgresSettings):
     ticket_api_url: str | None = None
     """ticket-api (e.g. ``http://127.0.0.1:8000``), which checks every reader's credential
     and tenant scope (ADR 0014); unset, the delivery log answers 503."""
+    ticket_api_key: str = "dev-service"
+    """The notifier's service key at ticket-api: it fetches the data keys that open the
+    personal data of the events it consumes (ADR 23)."""
+    dev_maildir: Path | None = None
+    """Development only: the Maildir of the local mail sink (``make run``: ``var/mail``); an
+    erasure deletes its mails about the ticket, as nothing can recall real mail."""
     principal_cache_seconds: float = 5.0
     """How long ticket-api's answer about a credential is reused: a revoked key or a
     deactivated staff member is shut out within this time."""
