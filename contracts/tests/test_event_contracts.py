@@ -133,3 +133,14 @@ def test_every_event_named_in_the_domain_has_a_contract() -> None:
     }
     assert {n.removeprefix("ticket.") for n in EVENTS if n.startswith("ticket.")} == expected_ticket
     assert expected_sla <= {n.removeprefix("sla.") for n in EVENTS if n.startswith("sla.")}
+
+
+def test_what_is_internal_is_said_once_by_the_contract() -> None:
+    """Notes and non-public replies are staff-only; every other fact may reach the customer."""
+    from contracts.events.ticket import is_internal
+
+    assert is_internal("ticket.note_added")
+    assert is_internal("ticket.agent_replied", public=False)
+    assert not is_internal("ticket.agent_replied", public=True)
+    assert not is_internal("ticket.customer_replied")
+    assert not is_internal("ticket.resolved")

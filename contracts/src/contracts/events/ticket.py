@@ -163,6 +163,16 @@ class InProgress(TicketEvent):
     meaning: ClassVar[str] = "The agent is working on the ticket (state: in progress)."
 
 
+def is_internal(event_name: str, public: bool | None = None) -> bool:
+    """Whether a ticket fact is for staff only: an internal note, or an agent's reply that is not
+    public. The one statement of that rule: ticket-api hides these from customers' history and
+    list previews, the notifier tells no customer and no webhook subscriber about them.
+    ``public`` is the reply's flag (``None`` for events that have none)."""
+    return event_name == "ticket.note_added" or (
+        event_name == "ticket.agent_replied" and public is False
+    )
+
+
 class AgentReplied(TicketEvent):
     event_name: ClassVar[str] = "ticket.agent_replied"
     meaning: ClassVar[str] = "An agent wrote; a public reply is a response to the customer."

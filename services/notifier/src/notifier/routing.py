@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contracts.events import EventPayload
-from contracts.events.ticket import AgentReplied, NoteAdded
+from contracts.events.ticket import is_internal as internal_fact
 from contracts.policy import SupportPolicy
 from contracts.vocabulary import Audience, DeliveryChannel
 from notifier.destinations import Destinations
@@ -41,10 +41,8 @@ class Recipient:
 
 
 def is_internal(payload: EventPayload) -> bool:
-    """Facts the customer must never see (notes, internal replies)."""
-    return isinstance(payload, NoteAdded) or (
-        isinstance(payload, AgentReplied) and not payload.public
-    )
+    """Facts the customer must never see (notes, internal replies): the contract's rule."""
+    return internal_fact(payload.event_name, getattr(payload, "public", None))
 
 
 def recipients(

@@ -19,6 +19,7 @@ from pydantic_core import PydanticSerializationError
 
 from contracts.events import EVENTS, CloudEvent, EventPayload, envelope, to_wire
 from contracts.events.base import uncarriable
+from contracts.events.ticket import is_internal as internal_fact
 from ticket_api.domain.ticket import Ticket
 
 SOURCE = "/ticket-api"
@@ -53,10 +54,8 @@ def payload(event: Ticket.Event) -> EventPayload:
 
 
 def is_internal(event: Ticket.Event) -> bool:
-    """Internal notes and internal replies never reach customers."""
-    return isinstance(event, Ticket.NoteAdded) or (
-        isinstance(event, Ticket.AgentReplied) and not event.public
-    )
+    """Internal notes and internal replies never reach customers (the contract's rule)."""
+    return internal_fact(event_name(event), getattr(event, "public", None))
 
 
 class Unpublishable(ValueError):
