@@ -18,6 +18,7 @@ sla-monitor and notifier both consume the event streams the same careful way:
 - ``stop()`` drains: the batch in hand is finished before the consumer returns.
 
 Bookkeeping lives in PostgreSQL through asyncpg (``PostgresInbox``).
+The inbox (``servicekit.messaging.inbox``) keeps the records; this module is the loop.
 """
 
 from __future__ import annotations
@@ -28,10 +29,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
 
-import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
@@ -44,6 +42,18 @@ from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from contracts.events import CloudEvent, EventPayload, UnknownEventError, from_wire, payload_of
+from servicekit.messaging.inbox import Connection, Inbox, PostgresInbox, Work
+
+__all__ = [
+    "Connection",
+    "ConsumerSettings",
+    "DurableConsumer",
+    "Handler",
+    "Inbox",
+    "PostgresInbox",
+    "TransientError",
+    "Work",
+]
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("servicekit.messaging")
@@ -73,9 +83,6 @@ meter.create_observable_gauge(
     description="Messages in the stream not yet delivered to the consumer (as last seen)",
 )
 
-Connection = asyncpg.Connection | PoolConnectionProxy
-"""The transaction a handler works in (a pooled asyncpg connection)."""
-Work = Callable[[Connection], Awaitable[None]]
 Handler = Callable[[CloudEvent, EventPayload, Connection], Awaitable[None]]
 
 
@@ -106,94 +113,6 @@ class ConsumerSettings:
             ack_wait=self.ack_wait,
             max_ack_pending=self.max_ack_pending,
         )
-
-
-class Inbox(Protocol):
-    async def process(self, event_id: str, work: Work) -> bool:
-        """Do ``work`` and record ``event_id`` in one transaction; False if already done."""
-        ...
-
-    async def process_batch(self, items: list[tuple[str, Work]]) -> list[bool]:
-        """Record every id and do the work of the new ones, all in one transaction.
-
-        Returns, per item, whether it was new. Raises (having rolled everything back) if any
-        work fails. The ids must be distinct.
-        """
-        ...
-
-    async def dead_letter(
-        self, *, event_id: str | None, subject: str, body: bytes, reason: str, deliveries: int
-    ) -> None: ...
-
-
-class PostgresInbox:
-    """Processed-event records and dead letters of one consumer, in PostgreSQL."""
-
-    def __init__(self, pool: asyncpg.Pool, consumer: str) -> None:
-        self.pool = pool
-        self.consumer = consumer
-
-    async def setup(self) -> None:
-        async with self.pool.acquire() as conn:
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS consumer_inbox ("
-                " consumer TEXT NOT NULL, event_id TEXT NOT NULL,"
-                " processed_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
-                " PRIMARY KEY (consumer, event_id));"
-                "CREATE TABLE IF NOT EXISTS consumer_dead_letters ("
-                " id BIGSERIAL PRIMARY KEY, consumer TEXT NOT NULL, event_id TEXT,"
-                " subject TEXT NOT NULL, body BYTEA NOT NULL, reason TEXT NOT NULL,"
-                " deliveries INTEGER NOT NULL, recorded_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-            )
-
-    async def process(self, event_id: str, work: Work) -> bool:
-        async with self.pool.acquire() as conn, conn.transaction():
-            # A concurrent redelivery blocks here on the key until the first one commits.
-            first = await conn.fetchval(
-                "INSERT INTO consumer_inbox (consumer, event_id) VALUES ($1, $2) "
-                "ON CONFLICT DO NOTHING RETURNING true",
-                self.consumer,
-                event_id,
-            )
-            if not first:
-                return False
-            await work(conn)
-            return True
-
-    async def process_batch(self, items: list[tuple[str, Work]]) -> list[bool]:
-        if not items:
-            return []
-        async with self.pool.acquire() as conn, conn.transaction():
-            # One statement records the whole batch; a concurrent redelivery of any of these ids
-            # waits on its key until this transaction ends, as in ``process``.
-            rows = await conn.fetch(
-                "INSERT INTO consumer_inbox (consumer, event_id) "
-                "SELECT $1, id FROM unnest($2::text[]) AS id "
-                "ON CONFLICT DO NOTHING RETURNING event_id",
-                self.consumer,
-                [event_id for event_id, _ in items],
-            )
-            new = {row["event_id"] for row in rows}
-            for event_id, work in items:  # stream order: a ticket's events in their order
-                if event_id in new:
-                    await work(conn)
-            return [event_id in new for event_id, _ in items]
-
-    async def dead_letter(
-        self, *, event_id: str | None, subject: str, body: bytes, reason: str, deliveries: int
-    ) -> None:
-        async with self.pool.acquire() as conn:
-            await conn.execute(
-                "INSERT INTO consumer_dead_letters "
-                "(consumer, event_id, subject, body, reason, deliveries) "
-                "VALUES ($1, $2, $3, $4, $5, $6)",
-                self.consumer,
-                event_id,
-                subject,
-                body,
-                reason[:2000],
-                deliveries,
-            )
 
 
 class DurableConsumer:
