@@ -12,8 +12,8 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel, Field, StringConstraints
 
 from contracts.events.base import ShortText
 from servicekit.openapi import problems
@@ -21,17 +21,21 @@ from servicekit.personal_data import UnknownKey
 from ticket_api.api.directory.views import Admin, DirectoryDep
 from ticket_api.api.principals import CurrentPrincipal, Principal
 from ticket_api.api.problems import Problem
-from ticket_api.api.tickets.models import Slug
+from ticket_api.api.tickets.models import Slug, example
 from ticket_api.application import TicketDesk
 from ticket_api.erasure import Erasure, ErasureReport
 
 router = APIRouter(prefix="/v1", tags=["personal data"])
 
-KeyId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{36}$")]
+KeyId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9a-f-]{36}$"),
+    Path(examples=["3f0c5a52-9d1e-4f7b-8a43-6a2b1c9e7d10"]),
+]
 
 
 class ErasureIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = example({"reason": "Solicitud ARCO 2026-114 (LFPDPPP art. 28)"})
 
     reason: ShortText = Field(
         description="Why (the request's reference, the law invoked); never the person's name.",
@@ -58,6 +62,25 @@ class ErasureOut(BaseModel):
         description="What the other services do with it, in each ticket's order."
     )
 
+    model_config = example(
+        {
+            "tenant": "acme",
+            "contact": "contact-ana",
+            "already_erased": False,
+            "keys_destroyed": 2,
+            "tickets_marked": ["BTW-000123", "BTW-000131"],
+            "tickets_already_marked": 0,
+            "attachments_deleted": 1,
+            "ticket_list_rows": 2,
+            "directory_record": "ContactErased recorded; name, email and phone blanked",
+            "elsewhere": [
+                "sla-monitor blanks its copies when ticket.personal_data_erased reaches it",
+                "the notifier blanks its ticket views and delivery log and cancels pending mail",
+            ],
+        },
+        forbid=False,
+    )
+
     @classmethod
     def of(cls, report: ErasureReport) -> ErasureOut:
         fields: dict[str, Any] = vars(report)
@@ -65,6 +88,14 @@ class ErasureOut(BaseModel):
 
 
 class DataKeyOut(BaseModel):
+    model_config = example(
+        {
+            "key_id": "3f0c5a52-9d1e-4f7b-8a43-6a2b1c9e7d10",
+            "key": "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=",
+        },
+        forbid=False,
+    )
+
     key_id: str
     key: str = Field(description="The AES-256-GCM data key, base64.")
 
