@@ -92,3 +92,7 @@ whatif: sync  ## a candidate policy replayed on a period: make whatif ARGS='--po
 .PHONY: bench-board
 bench-board: sync  ## the board's first page at 10,000 open tickets and one SSE connection's memory (ARGS=--smoke: 200)
 	@$(RUN) python bench/board.py $(ARGS)
+
+.PHONY: bench-personal-data
+bench-personal-data: sync  ## sealing personal data: write path and relay, sealed vs plain (ARGS=--postgres)
+	@$(RUN) python bench/personal_data.py $(ARGS)

@@ -22,6 +22,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 import httpx2
@@ -162,28 +163,46 @@ def seal(
     }
 
 
-def unseal(state: dict[str, Any], key: bytes | None) -> dict[str, Any]:
+def unseal(state: dict[str, Any], key: bytes | None, *, in_place: bool = False) -> dict[str, Any]:
     """``state`` with its personal fields opened; with ``key=None`` (erased) the placeholders.
+    ``in_place``: change ``state`` itself (a state just decoded, which nobody else holds).
 
     ``cryptography.exceptions.InvalidTag`` if the box was not sealed with this key."""
     sealed = state.get(SEALED)
     if not isinstance(sealed, Mapping):
         return state
-    opened = {k: v for k, v in state.items() if k != SEALED}
     paths: list[str] = list(sealed["paths"])
     if key is None:
-        values = {p: erased_value(p, _any_value(p)) for p in paths}
+        values: dict[str, Any] = {p: {} if p == "intake" else _placeholder(p) for p in paths}
     else:
         box = base64.b64decode(sealed["box"])
         plain = AESGCM(key).decrypt(box[:NONCE_BYTES], box[NONCE_BYTES:], sealed["key"].encode())
         values = json.loads(plain)
+    if in_place:
+        del state[SEALED]
+        for path in paths:
+            set_in_place(state, path.split("."), values[path])
+        return state
+    opened = {k: v for k, v in state.items() if k != SEALED}
     for path in paths:
         opened = with_path(opened, path.split("."), values[path])
     return opened
 
 
-def _any_value(path: str) -> Any:
-    return {} if path == "intake" else ""
+def set_in_place(state: Any, parts: list[str], value: Any) -> None:
+    for part in parts[:-1]:
+        state = state[int(part)] if isinstance(state, list) else state[part]
+    if isinstance(state, list):
+        state[int(parts[-1])] = value
+    else:
+        state[parts[-1]] = value
+
+
+@lru_cache(maxsize=1024)
+def _placeholder(path: str) -> str | None:
+    """The erased placeholder of a text field (``intake``, an object, is handled apart)."""
+    value: str | None = erased_value(path, "")
+    return value
 
 
 def sealed_key(state: Mapping[str, Any]) -> str | None:

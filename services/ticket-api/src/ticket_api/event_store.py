@@ -29,6 +29,8 @@ from typing import Any
 
 from eventsourcing.postgres import ConnectionPool, PostgresApplicationRecorder, PostgresDatastore
 
+from ticket_api.recorders import POSTGRES_KEY_ROW, IssuesKeysWithEvents
+
 STATEMENT_TIMEOUT_SECONDS = 5
 """Longest any statement may run (or wait for a lock) before PostgreSQL cancels it."""
 RECENTLY_USED_SECONDS = 2.0
@@ -66,8 +68,10 @@ def ping_only_idle_connections(pool: ConnectionPool[Any]) -> None:
     pool._reset = reset
 
 
-class FailFastPostgresRecorder(PostgresApplicationRecorder):
+class FailFastPostgresRecorder(IssuesKeysWithEvents, PostgresApplicationRecorder):  # type: ignore[misc]
     """``PostgresApplicationRecorder`` without the library's retries, with timeouts."""
+
+    key_row_statement = POSTGRES_KEY_ROW
 
     insert_events = inspect.unwrap(PostgresApplicationRecorder.insert_events)
     select_events = inspect.unwrap(PostgresApplicationRecorder.select_events)

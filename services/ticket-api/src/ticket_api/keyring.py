@@ -122,13 +122,14 @@ class KeyRing:
         """Issue a data key under this id for the contact, unless there is one (or was)."""
         if key_id in self._cache:
             return
-        wrapped = self.master.wrap(key_id, new_data_key())
+        key = new_data_key()
+        wrapped = self.master.wrap(key_id, key)
         with self.dialect.datastore.transaction(commit=True) as cursor:
             cursor.execute(
                 self.dialect.sql(
                     "INSERT INTO personal_data_keys (key_id, tenant, contact_id, wrapped, "
                     "created_at) VALUES (:id, :tenant, :contact, :wrapped, :now) "
-                    "ON CONFLICT (key_id) DO NOTHING"
+                    "ON CONFLICT (key_id) DO NOTHING RETURNING key_id"
                 ),
                 {
                     "id": key_id,
@@ -138,6 +139,33 @@ class KeyRing:
                     "now": datetime.now(UTC).isoformat(),
                 },
             )
+            issued = cursor.fetchone() is not None
+        if issued:  # ours: no need to read it back
+            with self._lock:
+                self._cache[key_id] = (time.monotonic() + self.cache_seconds, key)
+
+    def issue(self, key_id: str, *, tenant: str, contact_id: str) -> dict[str, Any]:
+        """A new data key for a new aggregate, as the row its save writes with the events
+        (``recorders``); usable at once, forgotten by ``forget`` if the save fails."""
+        key = new_data_key()
+        with self._lock:
+            self._cache[key_id] = (time.monotonic() + self.cache_seconds, key)
+        return {
+            "id": key_id,
+            "tenant": tenant,
+            "contact": contact_id,
+            "wrapped": self.master.wrap(key_id, key),
+            "now": datetime.now(UTC).isoformat(),
+        }
+
+    def forget(self, key_ids: list[str]) -> None:
+        """Drop keys ``issue`` made for a save that did not happen."""
+        with self._lock:
+            for key_id in key_ids:
+                self._cache.pop(key_id, None)
+
+    def known(self, key_id: str) -> bool:
+        return key_id in self._cache
 
     def data_key(self, key_id: str) -> bytes | None:
         """The data key; ``None`` once erased; ``UnknownKey`` if never issued."""

@@ -58,7 +58,7 @@ from ticket_api.domain.ticket import Ticket
 from ticket_api.lease import Lease
 from ticket_api.log_position import Dialect, LogPosition
 from ticket_api.parked_events import ParkedEvents
-from ticket_api.sealing import seal_wire
+from ticket_api.sealing import sealed_data
 from ticket_api.wire import Unpublishable, event_name, wire_event
 
 log = logging.getLogger(__name__)
@@ -470,13 +470,14 @@ class OutboxRelay:
 
     def _message(self, notification: Notification) -> Message:
         """``publish_async`` arguments for one stored ticket event."""
-        event, sealed = self.desk.sealing.open(notification)
+        event, sealed = self.desk.sealing.open(notification, decrypt=False)
         assert isinstance(event, Ticket.Event)
         ticket_id = UUID(str(event.originator_id))
         tenant, policy = self._owner(ticket_id, event)
-        cloud_event, body = wire_event(event, tenant=tenant, policy=policy)
-        if sealed is not None:  # the wire carries the stored ciphertext (ADR 23)
-            cloud_event, body = seal_wire(cloud_event, sealed)
+        # The wire carries the stored ciphertext (ADR 23); the relay never opens it: the
+        # personal fields were checked when the event was saved.
+        carry = sealed_data(sealed) if sealed is not None else None
+        cloud_event, body = wire_event(event, tenant=tenant, policy=policy, carry=carry)
         headers = {"Nats-Msg-Id": cloud_event.id, **event.trace}
         return (
             subject(event_name(event), tenant=tenant, ticket_id=ticket_id),

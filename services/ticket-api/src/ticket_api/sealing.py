@@ -12,24 +12,24 @@ contact it points to. ``TicketStore.save`` makes sure the key exists before the 
 mapped (``keys_needed``). An event written after its key was erased keeps no personal data at
 all: its personal fields are stored as the placeholders.
 
-The relay publishes the stored ciphertext as it is (``seal_wire``): a consumer opens exactly
+The relay publishes the stored ciphertext as it is (``sealed_data``): a consumer opens exactly
 the bytes this mapper wrote.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
 
-from contracts.events import CloudEvent, to_wire
 from servicekit.personal_data import (
     SEALED,
     erase,
     seal,
+    set_in_place,
     unseal,
-    with_path,
 )
 from ticket_api.domain.directory import Contact, EmailAddress
 from ticket_api.domain.ticket import Ticket
@@ -93,9 +93,15 @@ class SealingMapper(Mapper[UUID]):
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         return self.open(stored_event)[0]
 
-    def open(self, stored_event: StoredEvent) -> tuple[Any, dict[str, Any] | None]:
+    def open(
+        self, stored_event: StoredEvent, *, decrypt: bool = True
+    ) -> tuple[Any, dict[str, Any] | None]:
         """The plain event, and the sealed box it was stored with (``None``: stored plain —
-        written before sealing existed, or with nothing personal)."""
+        written before sealing existed, or with nothing personal).
+
+        ``decrypt=False`` (the relay) leaves the box closed and fills the personal fields with
+        the erased placeholders: the rest of the event can be checked and published, and the
+        box travels as stored, without any key being read."""
         event = super().to_domain_event(stored_event)
         state = vars(event)
         sealed = state.get(SEALED)
@@ -103,18 +109,22 @@ class SealingMapper(Mapper[UUID]):
             return event, None
         if self.keyring is None:
             raise RuntimeError("the mapper has no key ring")
-        object.__setattr__(event, "__dict__", unseal(state, self.keyring.data_key(sealed["key"])))
+        key = self.keyring.data_key(sealed["key"]) if decrypt else None
+        unseal(state, key, in_place=True)
         return event, sealed
 
 
-def seal_wire(cloud_event: CloudEvent, sealed: dict[str, Any]) -> tuple[CloudEvent, bytes]:
-    """The CloudEvent carrying the stored ciphertext instead of the plain personal fields."""
-    data = dict(cloud_event.data)
-    for path in sealed["paths"]:
-        data = with_path(data, path.split("."), None)
-    data[SEALED] = sealed
-    carried = cloud_event.model_copy(update={"data": data})
-    return carried, to_wire(carried)
+def sealed_data(sealed: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """For ``wire_event``: the event's data carrying the stored ciphertext instead of its
+    plain personal fields."""
+
+    def carry(data: dict[str, Any]) -> dict[str, Any]:
+        for path in sealed["paths"]:  # ``data`` is the envelope's own fresh copy
+            set_in_place(data, path.split("."), None)
+        data[SEALED] = sealed
+        return data
+
+    return carry
 
 
 class LocalKeys:

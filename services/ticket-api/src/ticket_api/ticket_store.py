@@ -24,7 +24,8 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Mapper, RecordConflictError
+from eventsourcing.persistence import InfrastructureFactory, Mapper, RecordConflictError
+from eventsourcing.utils import Environment
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -42,6 +43,7 @@ from ticket_api.domain.records import (
 from ticket_api.domain.ticket import Ticket
 from ticket_api.keyring import DEVELOPMENT_MASTER_KEY, KeyRing, LocalMasterKey, MasterKey
 from ticket_api.numbering import NoTurn, NumberingTurns
+from ticket_api.recorders import KEY_ROWS, POSTGRES_TOPIC, SQLITE_TOPIC
 from ticket_api.sealing import SealingMapper, keys_needed
 from ticket_api.wire import Unpublishable, uncarriable_attribute, wire_event
 
@@ -127,6 +129,15 @@ class TicketStore(Application[UUID]):
         self._last_issued: dict[str, int] = {}
         """Per policy: the highest case number known to be taken (only ever an underestimate)."""
 
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        """The library's recorders, with the new aggregates' data keys written in the same
+        transaction as their events (``recorders``); an explicit choice is kept."""
+        module = str(env.get("PERSISTENCE_MODULE", ""))
+        if not env.get("APPLICATION_RECORDER_TOPIC") and module.endswith(("sqlite", "postgres")):
+            postgres = module.endswith("postgres")
+            env["APPLICATION_RECORDER_TOPIC"] = POSTGRES_TOPIC if postgres else SQLITE_TOPIC
+        return super().construct_factory(env)
+
     def construct_mapper(self) -> Mapper[UUID]:
         plain = super().construct_mapper()
         return SealingMapper(plain.transcoder, plain.compressor, plain.cipher)
@@ -135,10 +146,23 @@ class TicketStore(Application[UUID]):
         """Save after checking every new event against the event contract: every entry point
         (REST, email, SMTP, service commands) writes through here, so nothing is stored that
         the relay could not publish or a consumer could not store."""
+        new_keys: dict[str, dict[str, Any]] = {}
         for obj in objs:
             self._check_carriable(obj)
-            if getattr(obj, "pending_events", None) and (needed := keys_needed(obj)):
-                self.keyring.ensure(needed[0], tenant=needed[1], contact_id=needed[2])
+            pending = getattr(obj, "pending_events", None)
+            if not pending or (needed := keys_needed(obj)) is None:
+                continue
+            key_id, tenant, contact_id = needed
+            if pending[0].originator_version == 1 and not self.keyring.known(key_id):
+                # a new aggregate: its key is written with its first events, in one commit
+                if key_id not in new_keys:
+                    new_keys[key_id] = self.keyring.issue(
+                        key_id, tenant=tenant, contact_id=contact_id
+                    )
+            else:
+                self.keyring.ensure(key_id, tenant=tenant, contact_id=contact_id)
+        if new_keys:
+            kwargs[KEY_ROWS] = list(new_keys.values())
         with tracer.start_as_current_span(
             "event store save",
             kind=SpanKind.CLIENT,
@@ -148,7 +172,11 @@ class TicketStore(Application[UUID]):
                 "supportdesk.aggregates": len(objs),
             },
         ):
-            recordings = super().save(*objs, **kwargs)
+            try:
+                recordings = super().save(*objs, **kwargs)
+            except BaseException:
+                self.keyring.forget(list(new_keys))
+                raise
         for listener in self.after_save:
             listener()
         return recordings

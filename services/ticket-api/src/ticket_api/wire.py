@@ -10,7 +10,7 @@ not in a consumer.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -67,7 +67,13 @@ class Unpublishable(ValueError):
         self.reason = reason
 
 
-def wire_event(event: Ticket.Event, *, tenant: str, policy: str) -> tuple[CloudEvent, bytes]:
+def wire_event(
+    event: Ticket.Event,
+    *,
+    tenant: str,
+    policy: str,
+    carry: Callable[[dict[str, Any]], object] | None = None,
+) -> tuple[CloudEvent, bytes]:
     """The CloudEvent of a ticket event and its message body, exactly as the relay publishes
     them — or ``Unpublishable``.
 
@@ -95,6 +101,8 @@ def wire_event(event: Ticket.Event, *, tenant: str, policy: str) -> tuple[CloudE
         traceparent=event.trace.get("traceparent"),
         tracestate=event.trace.get("tracestate"),
     )
+    if carry is not None:  # what travels instead of the checked data (sealed fields, ADR 23);
+        carry(cloud_event.data)  # the envelope's own fresh dict, changed where it is
     try:
         body = to_wire(cloud_event)
     except (PydanticSerializationError, UnicodeError) as exc:
