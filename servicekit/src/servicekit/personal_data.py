@@ -17,6 +17,7 @@ clear (they say *where*, never *what*) so an erased event can still be filled in
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import os
 import time
@@ -81,30 +82,42 @@ class UnknownKey(ValueError):
 def personal_paths(name: str, state: Mapping[str, Any], fields: tuple[str, ...] = ()) -> list[str]:
     """The concrete paths (``contact.name``, ``attachments.0.name``) of the personal values
     present (not ``None``) in an event's state or payload."""
-    patterns = list(fields or TEXT_FIELDS.get(name, ()))
+    return [path for path, _ in personal_values(name, state, fields)]
+
+
+def personal_values(
+    name: str, state: Mapping[str, Any], fields: tuple[str, ...] = ()
+) -> list[tuple[str, Any]]:
+    """Each personal value present in an event's state or payload, with its path."""
+    found: list[tuple[str, Any]] = []
+    for pattern in _patterns(fields or TEXT_FIELDS.get(name, ())):
+        _collect(state, pattern, "", found)
     actor = state.get("actor")
-    if isinstance(actor, Mapping) and actor.get("kind") == "customer":
-        patterns.append("actor.name")
-    found: list[str] = []
-    for pattern in patterns:
-        found.extend(
-            p for p in _expand(state, pattern.split(".")) if get_path(state, p) is not None
-        )
+    if isinstance(actor, Mapping) and actor.get("kind") == "customer" and actor.get("name"):
+        found.append(("actor.name", actor["name"]))
     return found
 
 
-def _expand(value: Any, parts: list[str], prefix: str = "") -> list[str]:
-    if not parts:
-        return [prefix]
-    head, rest = parts[0], parts[1:]
-    join = f"{prefix}.{{}}" if prefix else "{}"
-    if head == "*":
-        if not isinstance(value, list):
-            return []
-        return [p for i, item in enumerate(value) for p in _expand(item, rest, join.format(i))]
-    if not isinstance(value, Mapping) or head not in value:
-        return []
-    return _expand(value[head], rest, join.format(head))
+@lru_cache(maxsize=256)
+def _patterns(fields: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(field.split(".")) for field in fields)
+
+
+def _collect(value: Any, parts: tuple[str, ...], prefix: str, found: list[tuple[str, Any]]) -> None:
+    for index, part in enumerate(parts):
+        if part == "*":
+            if isinstance(value, list):
+                rest = parts[index + 1 :]
+                for i, item in enumerate(value):
+                    _collect(item, rest, f"{prefix}{i}.", found)
+            return
+        if not isinstance(value, Mapping):
+            return
+        value = value.get(part)
+        if value is None:
+            return
+        prefix = f"{prefix}{part}."
+    found.append((prefix[:-1], value))
 
 
 def get_path(state: Any, path: str) -> Any:
@@ -148,19 +161,23 @@ def seal(
     name: str, state: dict[str, Any], key_id: str, key: bytes, fields: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     """``state`` with its personal fields sealed under ``key``; unchanged if it has none."""
-    paths = personal_paths(name, state, fields)
-    if not paths:
+    values = personal_values(name, state, fields)
+    if not values:
         return state
-    plain = json.dumps({p: get_path(state, p) for p in paths}, ensure_ascii=False).encode()
+    paths = [path for path, _ in values]
+    plain = json.dumps(dict(values), ensure_ascii=False).encode()
     nonce = os.urandom(NONCE_BYTES)
     box = nonce + AESGCM(key).encrypt(nonce, plain, key_id.encode())
-    sealed = state
+    sealed = dict(state)  # the caller's state and what it holds stay as they are
+    copied: set[str] = set()
     for path in paths:
-        sealed = with_path(sealed, path.split("."), None)
-    return {
-        **sealed,
-        SEALED: {"key": key_id, "paths": paths, "box": base64.b64encode(box).decode()},
-    }
+        parts = path.split(".")
+        if len(parts) > 1 and parts[0] not in copied:
+            sealed[parts[0]] = copy.deepcopy(sealed[parts[0]])
+            copied.add(parts[0])
+        set_in_place(sealed, parts, None)
+    sealed[SEALED] = {"key": key_id, "paths": paths, "box": base64.b64encode(box).decode()}
+    return sealed
 
 
 def unseal(state: dict[str, Any], key: bytes | None, *, in_place: bool = False) -> dict[str, Any]:
