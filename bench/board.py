@@ -11,8 +11,12 @@ tickets of policy bitam (10,000 by default: an Opened event each, through the re
 * **baseline**: ``GET /v1/sla/at-risk?within=31d`` (the stored rows of the first page of at
   most 200 clocks, as JSON), the same way;
 * **one SSE connection**: the memory the board's stream generator holds (``tracemalloc``,
-  after its snapshot and a poll that rendered every ticket's row once as they all change),
-  beside the read API's own ``clock_changes`` generator under the same changes.
+  from a ``since`` before every ticket, once it has pushed every ticket's row), beside the
+  read API's own ``clock_changes`` generator under the same changes; both read through the
+  process's ``ClockHub`` (included in the figure);
+* **many connections** (``--connections``): board streams on one hub while ``--burst``
+  tickets change at once, held once each has sent its first row and queued the rest; what
+  one more connection costs is the difference between N connections and one, over N - 1.
 
 The driver, the app and PostgreSQL share the machine's cores.
 """
@@ -48,6 +52,7 @@ from contracts.events import ticket as te
 from contracts.policy import load_policies
 from servicekit.clock import ManualClock
 from sla_monitor.api.deps import Scope, SlaReader
+from sla_monitor.api.hub import ClockHub
 from sla_monitor.api.stream import clock_changes
 from sla_monitor.main import create_app
 from sla_monitor.projection import SlaProjection
@@ -143,37 +148,80 @@ async def held_by(stream: AsyncIterator[str], messages: int) -> tuple[int, int]:
     return held, sent
 
 
-async def stream_memory(env: dict[str, str], count: int) -> tuple[int, int, int]:
-    """Memory of the board's stream and of the clock stream over the same ``count`` changes."""
+async def everyone() -> Scope:
+    return None
+
+
+async def reader_for(env: dict[str, str]) -> SlaReader:
     settings = settings_for(env)
     reader = SlaReader(settings, POLICIES, ManualClock(MONDAY_0900))
     reader.pool = await asyncpg.create_pool(**settings.pool_kwargs())
+    return reader
 
-    async def everyone() -> Scope:
-        return None
 
+async def stream_memory(env: dict[str, str], count: int) -> tuple[int, int, int]:
+    """Memory of the board's stream and of the clock stream over the same ``count`` tickets."""
+    reader = await reader_for(env)
     since = MONDAY_0900 - timedelta(hours=1, seconds=1)
     try:
-        board = Board.of(settings)
-        board_rows = rows(board, reader, Words(False), Filters(), everyone, since)
+        board = Board.of(reader.settings)
+        board_rows = rows(board, ClockHub(reader), Words(False), Filters(), everyone, since)
         board_held, sent = await held_by(board_rows, count)
         await board_rows.aclose()  # type: ignore[attr-defined]
-        start = since - timedelta(seconds=settings.stream_overlap_seconds)
-        clocks = clock_changes(reader, start, policy=None, scope=everyone)
+        start = since - timedelta(seconds=reader.settings.stream_overlap_seconds)
+        clocks = clock_changes(ClockHub(reader), start, policy=None, scope=everyone)
         clocks_held, _ = await held_by(clocks, count)
         await clocks.aclose()  # type: ignore[attr-defined]
     finally:
-        await reader.pool.close()
+        await reader.pool.close()  # type: ignore[union-attr]
     return board_held, clocks_held, sent
+
+
+async def connections_held(env: dict[str, str], connections: int, burst: int, round_: int) -> int:
+    """Bytes held by ``connections`` board streams on one hub once ``burst`` tickets changed
+    at once and each stream sent its first row (the rest queued)."""
+    reader = await reader_for(env)
+    now = reader.clock.now()
+    after = now + timedelta(seconds=reader.settings.stream_overlap_seconds)
+    hub, board = ClockHub(reader), Board.of(reader.settings)
+    streams = [
+        rows(board, hub, Words(False), Filters(), everyone, after) for _ in range(connections)
+    ]
+    try:
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        for stream in streams:
+            await anext(stream)  # subscribed; nothing stored after ``now`` to catch up
+        async with reader.db().acquire() as conn:
+            await conn.execute(
+                "UPDATE sla_clocks SET as_of = $1, ticket_version = ticket_version + 1 "
+                "WHERE ticket_id IN (SELECT ticket_id FROM sla_tickets ORDER BY case_number "
+                "LIMIT $2)",
+                now + timedelta(minutes=round_),
+                burst,
+            )
+        for stream in streams:
+            while "event: row" not in await anext(stream):
+                pass
+        held = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
+        tracemalloc.stop()
+    finally:
+        for stream in streams:
+            await stream.aclose()  # type: ignore[attr-defined]
+        await reader.pool.close()  # type: ignore[union-attr]
+    return held
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tickets", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--burst", type=int, default=400, help="tickets changed at once")
     parser.add_argument("--smoke", action="store_true", help="200 tickets, 3 renders")
     args = parser.parse_args()
     count, repeat = (200, 3) if args.smoke else (args.tickets, args.repeat)
+    connections, burst = (5, 50) if args.smoke else (args.connections, args.burst)
     with running_postgres() as env:
         started = time.perf_counter()
         asyncio.run(project(env, count))
@@ -204,6 +252,13 @@ def main() -> None:
         print(
             f"one board SSE connection after {sent} rows pushed: "
             f"{board_held / 1024:.0f} KiB held (the clock stream: {clocks_held / 1024:.0f} KiB)"
+        )
+        one = asyncio.run(connections_held(env, 1, burst, 1))
+        many = asyncio.run(connections_held(env, connections, burst, 2))
+        print(
+            f"{connections} board SSE connections, {burst} tickets changed at once: "
+            f"{many / 1024:.0f} KiB held (one: {one / 1024:.0f} KiB); "
+            f"each one more: {(many - one) / max(connections - 1, 1) / 1024:.1f} KiB"
         )
 
 

@@ -9,6 +9,7 @@ customer (paused), breached, resolved.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,10 +30,12 @@ from test_sla_api import (
 
 from contracts.events import ticket as te
 from servicekit.clock import ManualClock
+from sla_monitor.api import hub as hub_module
 from sla_monitor.api.deps import SlaReader
+from sla_monitor.api.hub import RECONNECT, Change, ClockHub, listen
 from sla_monitor.projection import SlaProjection
 from sla_monitor.web import service
-from sla_monitor.web.queue import OPEN_CLOCKS, FirstPage, Filters, QueueRow
+from sla_monitor.web.queue import OPEN_CLOCKS, Filters, FirstPage, QueueRow
 from sla_monitor.web.service import open_where
 
 MONDAY_0900 = datetime(2026, 11, 30, 9, 0, tzinfo=MEXICO)
@@ -197,3 +200,136 @@ def test_tied_deadlines_come_in_the_order_of_the_index(postgres_env: dict[str, s
 
     shown = run(first_five())
     assert shown == sorted(shown)
+
+
+# --- the stream: one reader of changes per process ------------------------------------------
+
+
+async def everyone() -> list[str] | None:
+    return None
+
+
+async def next_changes(stream: Any, wanted: int) -> tuple[list[Change], list[str]]:
+    """Changes until ``wanted`` came (and the protocol lines seen), each wait bounded."""
+    changes: list[Change] = []
+    lines: list[str] = []
+    while len(changes) < wanted:
+        item = await asyncio.wait_for(anext(stream), 20)
+        if isinstance(item, str):
+            lines.append(item)
+            if item == RECONNECT:
+                break
+        else:
+            changes.extend(item)
+    return changes, lines
+
+
+async def opened_now(env: dict[str, str], tenant: str, n: int, at: datetime) -> None:
+    await store(
+        env, [(tenant, "bitam", [(opened_as(n, ticket_type="soporte", priority="urgente"), at)])]
+    )
+
+
+def test_every_connection_gets_the_same_change_read_once(postgres_env: dict[str, str]) -> None:
+    async def scenario() -> None:
+        settings = settings_for(postgres_env)
+        clock = ManualClock(MONDAY_0900)
+        reader = SlaReader(settings, POLICIES, clock)
+        reader.pool = await asyncpg.create_pool(**settings.pool_kwargs())
+        await store(postgres_env, [])  # the tables
+        hub = ClockHub(reader)
+        # From 9:03: the tickets opened at 9:01 and 9:02 are not caught up from the database
+        # but pushed by the hub (written while it listened, inside the stream's overlap).
+        start = MONDAY_0900 + timedelta(minutes=3)
+        streams = [listen(hub, start, policy=None, scope=everyone) for _ in range(5)]
+        agent = listen(hub, start, policy=None, scope=only_globex)
+        try:
+            for stream in [*streams, agent]:
+                assert (await anext(stream)).startswith("retry: 2000")
+            await opened_now(postgres_env, "acme", 7, MONDAY_0900 + timedelta(minutes=1))
+            await opened_now(postgres_env, "globex", 8, MONDAY_0900 + timedelta(minutes=2))
+            got = [(await next_changes(s, 8))[0] for s in streams]
+            assert len(hub.subscribers) == 6
+            first = got[0]
+            assert {c.tenant for c in first} == {"acme", "globex"}
+            for other in got[1:]:  # the very same objects, built once
+                assert all(a is b for a, b in zip(first, other, strict=True))
+            seen_by_agent, _ = await next_changes(agent, 4)
+            assert {c.tenant for c in seen_by_agent} == {"globex"}
+        finally:
+            for stream in [*streams, agent]:
+                await stream.aclose()
+            await reader.pool.close()
+        assert not hub.subscribers
+
+    run(asyncio.wait_for(scenario(), 60))  # a bound on a hang, not a speed
+
+
+async def only_globex() -> list[str] | None:
+    return ["globex"]
+
+
+def test_a_connection_too_far_behind_is_told_to_reconnect(postgres_env: dict[str, str]) -> None:
+    async def scenario() -> None:
+        settings = settings_for(postgres_env)
+        reader = SlaReader(settings, POLICIES, ManualClock(MONDAY_0900))
+        reader.pool = await asyncpg.create_pool(**settings.pool_kwargs())
+        await store(postgres_env, [])  # the tables
+        hub = ClockHub(reader, limit=6)
+        slow = listen(hub, MONDAY_0900, policy=None, scope=everyone)
+        keeping_up = listen(hub, MONDAY_0900, policy=None, scope=everyone)
+        try:
+            assert (await anext(slow)).startswith("retry: 2000")
+            assert (await anext(keeping_up)).startswith("retry: 2000")
+            for n in range(3):  # 4 clocks each: 12 changes, within one poll or several
+                await opened_now(postgres_env, "acme", 20 + n, MONDAY_0900 + timedelta(minutes=1))
+                changes, _ = await next_changes(keeping_up, 4)
+                assert len(changes) == 4
+            changes, lines = await next_changes(slow, 13)
+            assert lines[-1] == RECONNECT
+            with pytest.raises(StopAsyncIteration):
+                await anext(slow)
+            assert len(hub.subscribers) == 1
+        finally:
+            await slow.aclose()
+            await keeping_up.aclose()
+            await reader.pool.close()
+
+    run(asyncio.wait_for(scenario(), 60))  # a bound on a hang, not a speed
+
+
+def test_a_connection_from_the_past_is_caught_up_in_pages_and_once(
+    postgres_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub_module, "CATCH_UP_PAGE", 3)
+    earlier = MONDAY_0900 - timedelta(minutes=30)
+    run(
+        store(
+            postgres_env,
+            [
+                ("acme", "bitam", [(opened_as(n, ticket_type="soporte", priority="urgente"), at)])
+                for n, at in enumerate([earlier + timedelta(minutes=m) for m in range(4)])
+            ],
+        )
+    )
+
+    async def scenario() -> None:
+        settings = settings_for(postgres_env)
+        reader = SlaReader(settings, POLICIES, ManualClock(MONDAY_0900))
+        reader.pool = await asyncpg.create_pool(**settings.pool_kwargs())
+        hub = ClockHub(reader)
+        stream = listen(hub, earlier - timedelta(seconds=1), policy=None, scope=everyone)
+        try:
+            assert (await anext(stream)).startswith("retry: 2000")
+            pages = [await anext(stream) for _ in range(6)]  # 4 tickets x 4 clocks, by 3
+            assert [len(p) for p in pages] == [3, 3, 3, 3, 3, 1]
+            caught = [(c.ticket_id, c.metric) for p in pages for c in p]
+            assert len(set(caught)) == 16
+            await opened_now(postgres_env, "acme", 99, MONDAY_0900)
+            later, _ = await next_changes(stream, 4)
+            assert not {(c.ticket_id, c.metric) for c in later} & set(caught)
+        finally:
+            await stream.aclose()
+            await reader.pool.close()
+
+    run(asyncio.wait_for(scenario(), 60))  # a bound on a hang, not a speed

@@ -88,15 +88,15 @@ async def queue_now(
     return first.rows(), total
 
 
-async def queue_row(
-    *, reader: SlaReader, scope: Scope, filters: Filters, ticket_id: UUID
-) -> QueueRow | None:
-    """One ticket's queue row now; None when it left the queue (closed, met, filtered out)."""
-    where = open_where(filters, scope).add("c.ticket_id = {}", ticket_id)
+async def queue_rows(
+    *, reader: SlaReader, scope: Scope, filters: Filters, ticket_ids: list[UUID]
+) -> dict[UUID, QueueRow]:
+    """These tickets' queue rows now, in one query; a ticket that left the queue (closed,
+    met, filtered out) has none."""
+    where = open_where(filters, scope).add("c.ticket_id = ANY({})", ticket_ids)
     async with reader.db().acquire() as conn:
         records = await conn.fetch(OPEN_CLOCKS.format(where=where.sql()), *where.args)
-    rows = live_rows(reader.policies, records, reader.clock.now())
-    return rows[0] if rows else None
+    return {row.ticket_id: row for row in live_rows(reader.policies, records, reader.clock.now())}
 
 
 async def queue_as_of(

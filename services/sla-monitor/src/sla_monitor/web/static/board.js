@@ -48,6 +48,8 @@
   if (!url || !window.EventSource) return;
   var source = new EventSource(url);
   source.addEventListener("open", function () { table.dataset.connected = "true"; });
+  // Too far behind (a burst larger than the server keeps per page): a fresh page is cheaper.
+  source.addEventListener("reconnect", function () { source.close(); window.location.reload(); });
   source.addEventListener("row", function (message) {
     var change = JSON.parse(message.data);
     var old = document.getElementById("t-" + change.id);
