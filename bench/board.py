@@ -164,7 +164,7 @@ async def stream_memory(env: dict[str, str], count: int) -> tuple[int, int, int]
     reader = await reader_for(env)
     since = MONDAY_0900 - timedelta(hours=1, seconds=1)
     try:
-        board = Board.of(reader.settings)
+        board = Board.of(reader.settings, reader)
         board_rows = rows(board, ClockHub(reader), Words(False), Filters(), everyone, since)
         board_held, sent = await held_by(board_rows, count)
         await board_rows.aclose()  # type: ignore[attr-defined]
@@ -183,7 +183,7 @@ async def connections_held(env: dict[str, str], connections: int, burst: int, ro
     reader = await reader_for(env)
     now = reader.clock.now()
     after = now + timedelta(seconds=reader.settings.stream_overlap_seconds)
-    hub, board = ClockHub(reader), Board.of(reader.settings)
+    hub, board = ClockHub(reader), Board.of(reader.settings, reader)
     streams = [
         rows(board, hub, Words(False), Filters(), everyone, after) for _ in range(connections)
     ]

@@ -17,6 +17,8 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+from fastapi.testclient import TestClient
+from introspection import DEV_DIRECTORY, dev_introspection
 from test_sla_api import (
     AGENT_ACTOR,
     CUSTOMER_ACTOR,
@@ -33,10 +35,12 @@ from servicekit.clock import ManualClock
 from sla_monitor.api import hub as hub_module
 from sla_monitor.api.deps import SlaReader
 from sla_monitor.api.hub import RECONNECT, Change, ClockHub, listen
+from sla_monitor.main import create_app
 from sla_monitor.projection import SlaProjection
 from sla_monitor.web import service
 from sla_monitor.web.queue import OPEN_CLOCKS, Filters, FirstPage, QueueRow
 from sla_monitor.web.service import open_where
+from sla_monitor.web.session import SESSION_COOKIE
 
 MONDAY_0900 = datetime(2026, 11, 30, 9, 0, tzinfo=MEXICO)
 
@@ -333,3 +337,82 @@ def test_a_connection_from_the_past_is_caught_up_in_pages_and_once(
             await reader.pool.close()
 
     run(asyncio.wait_for(scenario(), 60))  # a bound on a hang, not a speed
+
+
+# --- sessions in the database ---------------------------------------------------------------
+
+
+def sign_in(client: TestClient, credential: str) -> str:
+    form = client.get("/board/sign-in").text
+    csrf = form.split('name="csrf" value="')[1].split('"')[0]
+    signed = client.post(
+        "/board/sign-in",
+        data={"csrf": csrf, "credential": credential, "then": "/board"},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303, signed.text[:300]
+    return signed.cookies[SESSION_COOKIE]
+
+
+def board_app(env: dict[str, str], clock: ManualClock) -> TestClient:
+    return TestClient(
+        create_app(settings_for(env), clock=clock, principals=dev_introspection()),
+        follow_redirects=False,
+    )
+
+
+async def stored_sessions(env: dict[str, str]) -> list[dict[str, Any]]:
+    conn = await connect(env)
+    try:
+        return [dict(r) for r in await conn.fetch("SELECT * FROM sla_board_sessions")]
+    finally:
+        await conn.close()
+
+
+def test_a_session_survives_a_restart_and_the_table_holds_no_credential_nor_token(
+    postgres_env: dict[str, str],
+) -> None:
+    clock = ManualClock(MONDAY_0900)
+    with board_app(postgres_env, clock) as client:
+        cookie = sign_in(client, "dev-supervisor")
+        assert client.get("/board").status_code == 200
+    [row] = run(stored_sessions(postgres_env))
+    assert row["principal"] == "supervisor:" + DEV_DIRECTORY["dev-supervisor"].id
+    assert b"dev-supervisor" not in row["credential"] and cookie.encode() != row["token_hash"]
+
+    with board_app(postgres_env, clock) as restarted:  # another process, the same database
+        restarted.cookies.set(SESSION_COOKIE, cookie)
+        page = restarted.get("/board")
+        assert page.status_code == 200 and 'id="queue"' in page.text
+        restarted.cookies.set(SESSION_COOKIE, cookie[:-2] + "xy")  # not a token we gave
+        assert restarted.get("/board").headers["location"].startswith("/board/sign-in")
+
+
+def test_an_expired_session_is_refused_and_purged(postgres_env: dict[str, str]) -> None:
+    clock = ManualClock(MONDAY_0900)
+    hours = settings_for(postgres_env).board_session_hours
+    with board_app(postgres_env, clock) as client:
+        cookie = sign_in(client, "dev-supervisor")
+        clock.set(MONDAY_0900 + timedelta(hours=hours, seconds=-1))
+        assert client.get("/board").status_code == 200
+        clock.set(MONDAY_0900 + timedelta(hours=hours))
+        refused = client.get("/board")
+        assert refused.status_code == 303
+        assert refused.headers["location"].startswith("/board/sign-in")
+        sign_in(client, "dev-agent")  # opening a session purges the expired ones
+    assert [r["principal"] for r in run(stored_sessions(postgres_env))] == [
+        "agent:" + DEV_DIRECTORY["dev-agent"].id
+    ]
+    assert cookie
+
+
+def test_signing_out_ends_the_session_for_every_replica(postgres_env: dict[str, str]) -> None:
+    clock = ManualClock(MONDAY_0900)
+    with board_app(postgres_env, clock) as one, board_app(postgres_env, clock) as other:
+        cookie = sign_in(one, "dev-supervisor")
+        other.cookies.set(SESSION_COOKIE, cookie)
+        assert other.get("/board").status_code == 200
+        csrf = one.get("/board").text.split('name="csrf" value="')[1].split('"')[0]
+        assert one.post("/board/sign-out", data={"csrf": csrf}).status_code == 303
+        assert other.get("/board").status_code == 303
+    assert run(stored_sessions(postgres_env)) == []

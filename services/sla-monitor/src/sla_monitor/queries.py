@@ -7,7 +7,9 @@ Tables: ``sla_ticket_events`` (each ticket's events, the projection's source of 
 earlier cycles), ``sla_tickets`` (case number, title, assignee, state), ``sla_timers`` (SLA
 warnings and breaches to publish), ``sla_actions`` (ticket commands and the close notice to
 send, each with its full body), ``sla_fired`` and ``sla_actions_done`` (what was published or
-sent, once) and ``sla_outbox`` (SLA events queued by the projection).
+sent, once), ``sla_outbox`` (SLA events queued by the projection) and ``sla_board_sessions``
+(the board's sign-ins: the SHA-256 of each session token, who, the CSRF token, the expiry and
+the credential sealed under the token, ADR 0021).
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ CREATE TABLE IF NOT EXISTS sla_actions (
     command TEXT NOT NULL, body JSONB NOT NULL, armed_by TEXT,
     PRIMARY KEY (ticket_id, kind, level));
 CREATE INDEX IF NOT EXISTS sla_actions_due ON sla_actions (due);
+CREATE TABLE IF NOT EXISTS sla_board_sessions (
+    token_hash BYTEA PRIMARY KEY, principal TEXT NOT NULL, credential BYTEA NOT NULL,
+    csrf TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL);
+CREATE INDEX IF NOT EXISTS sla_board_sessions_expiry ON sla_board_sessions (expires_at);
 DO $$ BEGIN
     IF to_regclass('sla_actions_done') IS NULL THEN
         CREATE TABLE sla_actions_done (

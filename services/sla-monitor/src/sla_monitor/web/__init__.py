@@ -21,7 +21,7 @@ __all__ = ["install"]
 
 def install(app: FastAPI, settings: Settings) -> None:
     """The board's routes, static files and sign-in redirect on ``app``."""
-    app.state.board = Board.of(settings)
+    app.state.board = Board.of(settings, app.state.reader)
     app.include_router(pages.router)
     app.include_router(stream.router)
     app.mount("/board/static", StaticFiles(directory=STATIC), name="board-static")

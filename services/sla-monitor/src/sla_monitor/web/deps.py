@@ -40,7 +40,7 @@ class SignInNeeded(Exception):
 
 @dataclass
 class Board:
-    """The board's own state: its sessions and its templates."""
+    """The board's own state: its sessions (in the database) and its templates."""
 
     settings: Settings
     sessions: Sessions
@@ -54,10 +54,14 @@ class Board:
     )
 
     @classmethod
-    def of(cls, settings: Settings) -> Board:
+    def of(cls, settings: Settings, reader: SlaReader) -> Board:
+        """The board of an app: sessions in the reader's database, on the reader's clock."""
         secret = settings.board_secret
         key = secret.get_secret_value().encode() if secret else secrets.token_bytes(32)
-        return cls(settings, Sessions(key, ttl=settings.board_session_hours * 3600))
+        sessions = Sessions(
+            key, ttl=settings.board_session_hours * 3600, db=reader.db, now=reader.clock.now
+        )
+        return cls(settings, sessions)
 
     def page(self, template: str, words: Words, status: int = 200, **context: Any) -> HTMLResponse:
         body = self.templates.get_template(template).render(
@@ -104,7 +108,7 @@ def credential_headers(credential: str, words: Words) -> dict[str, str]:
 async def viewer_of(request: Request) -> Viewer:
     board, words = board_of(request), words_of(request)
     cookie = request.cookies.get(SESSION_COOKIE)
-    session = board.sessions.get(cookie)
+    session = await board.sessions.get(cookie)
     then = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     if session is None:
         raise SignInNeeded(then)
@@ -114,11 +118,11 @@ async def viewer_of(request: Request) -> Viewer:
         principal = await principals.resolve(headers)
     except Problem as refused:
         if refused.status in (401, 403):
-            board.sessions.close(cookie)
+            await board.sessions.close(cookie)
             raise SignInNeeded(then) from None
         raise
     if principal.is_customer:
-        board.sessions.close(cookie)
+        await board.sessions.close(cookie)
         raise SignInNeeded(then)
     return Viewer(principal, session, headers)
 

@@ -203,7 +203,7 @@ async def sign_in(request: Request, board: BoardDep, words: WordsDep) -> Respons
         return sign_in_page(board, words, then, words("refused"), 401)
     if principal.is_customer:
         return sign_in_page(board, words, then, words("customers_refused"), 403)
-    cookie, _ = board.sessions.open(credential)
+    cookie, _ = await board.sessions.open(credential, f"{principal.kind}:{principal.id}")
     response = RedirectResponse(then, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -222,7 +222,7 @@ async def sign_out(request: Request, board: BoardDep, viewer: ViewerDep) -> Resp
     form = dict(parse_qsl((await request.body()).decode(errors="replace")[:2_000]))
     if form.get("csrf") != viewer.session.csrf:  # a forged form: the session stays
         return RedirectResponse("/board", status_code=303)
-    board.sessions.close(request.cookies.get(SESSION_COOKIE))
+    await board.sessions.close(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/board/sign-in", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

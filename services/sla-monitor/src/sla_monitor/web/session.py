@@ -1,17 +1,23 @@
-"""Signing in to the board: a credential exchanged for a session cookie, and CSRF tokens.
+"""Signing in to the board: a credential exchanged for a session, and CSRF tokens.
 
 The board is a browser page, so it cannot send ``Authorization`` headers as the read API's
 clients do. A person pastes what ticket-api accepts (an API key, or an OIDC access token) once;
-ticket-api's introspection checks it (ADR 0014) and the board keeps it **in this process's
-memory only**, behind a random session token. The cookie carries that token signed with
-HMAC-SHA256 (standard library): a forged or altered cookie is refused without a lookup, and
-the credential itself never travels back to the browser nor rests on disk. Every page and
-every poll of the board's stream resolves the credential again through the introspection
-cache, so a revoked key or an agent taken off a tenant loses the board within its TTL.
+ticket-api's introspection checks it (ADR 0014) and the board opens a session for it, stored
+in sla-monitor's database (``sla_board_sessions``), so a restart or another replica keeps it.
 
-A process restart signs everyone out, and replicas need sticky sessions (ADR 0021 says why
-that trade was made). Forms that write (sign-in, sign-out) carry a CSRF token: before signing
-in, a double-submit token in its own cookie; after, the session's own token.
+The cookie carries a random session token (256 bits) and nothing else. The table keeps only
+what the token opens, never the token: its SHA-256 as the key, who signed in, the session's
+CSRF token, the expiry, and the credential **encrypted with a key derived from the token**
+(HMAC-SHA256 in counter mode, then an HMAC tag over the ciphertext; standard library). Reading
+the table alone yields no credential and no usable cookie; the credential never travels back
+to the browser. Every page and every poll of the board's stream resolves the credential again
+through the introspection cache, so a revoked key or an agent taken off a tenant loses the
+board within its TTL. Expired sessions are refused and purged when a session is opened.
+
+Forms that write (sign-in, sign-out) carry a CSRF token: before signing in, a double-submit
+token in its own cookie, signed with the board's secret (HMAC-SHA256; set
+``SLA_MONITOR_BOARD_SECRET`` for replicas to accept each other's forms); after, the session's
+own token.
 """
 
 from __future__ import annotations
@@ -19,37 +25,86 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
 
 SESSION_COOKIE = "board_session"
 CSRF_COOKIE = "board_csrf"
 
+OPEN = (
+    "INSERT INTO sla_board_sessions (token_hash, principal, credential, csrf, expires_at) "
+    "VALUES ($1, $2, $3, $4, $5)"
+)
+FIND = (
+    "SELECT principal, credential, csrf, expires_at FROM sla_board_sessions "
+    "WHERE token_hash = $1 AND expires_at > $2"
+)
+CLOSE = "DELETE FROM sla_board_sessions WHERE token_hash = $1"
+PURGE = "DELETE FROM sla_board_sessions WHERE expires_at <= $1"
 
-@dataclass
+
+@dataclass(frozen=True)
 class Session:
+    principal: str
     credential: str
     csrf: str
-    expires: float
+    expires: datetime
+
+
+def _derived(token: str, purpose: bytes) -> bytes:
+    return hmac.new(token.encode(), purpose, hashlib.sha256).digest()
+
+
+def _keystream(key: bytes, length: int) -> bytes:
+    blocks = (
+        hmac.new(key, i.to_bytes(8, "big"), hashlib.sha256).digest()
+        for i in range((length + 31) // 32)
+    )
+    return b"".join(blocks)[:length]
+
+
+def _xor(data: bytes, token: str) -> bytes:
+    stream = _keystream(_derived(token, b"seal"), len(data))
+    return bytes(a ^ b for a, b in zip(data, stream, strict=True))
+
+
+def seal(token: str, credential: str) -> bytes:
+    """The credential encrypted and authenticated under keys only ``token`` gives."""
+    sealed = _xor(credential.encode(), token)
+    return sealed + hmac.new(_derived(token, b"tag"), sealed, hashlib.sha256).digest()
+
+
+def unseal(token: str, stored: bytes) -> str | None:
+    """The credential ``seal`` stored, or None when the tag does not match."""
+    sealed, tag = stored[:-32], stored[-32:]
+    expected = hmac.new(_derived(token, b"tag"), sealed, hashlib.sha256).digest()
+    if not hmac.compare_digest(tag, expected):
+        return None
+    return _xor(sealed, token).decode()
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
 
 
 class Sessions:
-    """Signed session tokens mapped to the credential each one signed in with."""
+    """Board sessions in PostgreSQL, on the app's clock (``now``), and the CSRF tokens."""
 
     def __init__(
         self,
         secret: bytes,
         *,
         ttl: float,
-        max_entries: int = 10_000,
-        monotonic: Callable[[], float] = time.monotonic,
+        db: Callable[[], asyncpg.Pool],
+        now: Callable[[], datetime],
     ) -> None:
         self.secret = secret
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self.monotonic = monotonic
-        self._sessions: dict[str, Session] = {}
+        self.ttl = timedelta(seconds=ttl)
+        self.db = db
+        self.now = now
 
     def sign(self, value: str) -> str:
         mac = hmac.new(self.secret, value.encode(), hashlib.sha256).hexdigest()
@@ -63,29 +118,41 @@ class Sessions:
         expected = hmac.new(self.secret, value.encode(), hashlib.sha256).hexdigest()
         return value if hmac.compare_digest(mac, expected) else None
 
-    def open(self, credential: str) -> tuple[str, Session]:
-        """A new session for ``credential``: the cookie's value and the session."""
-        now = self.monotonic()
-        if len(self._sessions) >= self.max_entries:
-            self._forget_expired(now)
-            while len(self._sessions) >= self.max_entries:  # the oldest go first
-                del self._sessions[next(iter(self._sessions))]
+    async def open(self, credential: str, principal: str) -> tuple[str, Session]:
+        """A new session for ``credential`` (who it is: ``principal``): the cookie's value and
+        the session. Sessions already expired are purged on the way."""
+        now = self.now()
         token = secrets.token_urlsafe(32)
-        session = Session(credential, secrets.token_urlsafe(24), now + self.ttl)
-        self._sessions[token] = session
-        return self.sign(token), session
+        session = Session(principal, credential, secrets.token_urlsafe(24), now + self.ttl)
+        async with self.db().acquire() as conn, conn.transaction():
+            await conn.execute(PURGE, now)
+            await conn.execute(
+                OPEN,
+                token_hash(token),
+                principal,
+                seal(token, credential),
+                session.csrf,
+                session.expires,
+            )
+        return token, session
 
-    def get(self, cookie: str | None) -> Session | None:
-        token = self.unsign(cookie)
-        session = None if token is None else self._sessions.get(token)
-        if session is None or session.expires <= self.monotonic():
+    async def get(self, cookie: str | None) -> Session | None:
+        """The session a cookie opens; None when unknown, expired or altered."""
+        if not cookie or len(cookie) > 100:
             return None
-        return session
+        async with self.db().acquire() as conn:
+            row = await conn.fetchrow(FIND, token_hash(cookie), self.now())
+        if row is None:
+            return None
+        credential = unseal(cookie, row["credential"])
+        if credential is None:
+            return None
+        return Session(row["principal"], credential, row["csrf"], row["expires_at"])
 
-    def close(self, cookie: str | None) -> None:
-        token = self.unsign(cookie)
-        if token is not None:
-            self._sessions.pop(token, None)
+    async def close(self, cookie: str | None) -> None:
+        if cookie:
+            async with self.db().acquire() as conn:
+                await conn.execute(CLOSE, token_hash(cookie))
 
     def csrf_pair(self) -> tuple[str, str]:
         """A sign-in form's token and the signed cookie that must come back with it."""
@@ -95,7 +162,3 @@ class Sessions:
     def csrf_matches(self, sent: str | None, cookie: str | None) -> bool:
         expected = self.unsign(cookie)
         return bool(sent) and expected is not None and hmac.compare_digest(sent or "", expected)
-
-    def _forget_expired(self, now: float) -> None:
-        for token in [t for t, s in self._sessions.items() if s.expires <= now]:
-            del self._sessions[token]
