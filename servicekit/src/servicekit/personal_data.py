@@ -17,7 +17,6 @@ clear (they say *where*, never *what*) so an erased event can still be filled in
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import os
 import time
@@ -172,9 +171,7 @@ def seal(
     copied: set[str] = set()
     for path in paths:
         parts = path.split(".")
-        if len(parts) > 1 and parts[0] not in copied:
-            sealed[parts[0]] = copy.deepcopy(sealed[parts[0]])
-            copied.add(parts[0])
+        _copy_containers(sealed, parts, copied)
         set_in_place(sealed, parts, None)
     sealed[SEALED] = {"key": key_id, "paths": paths, "box": base64.b64encode(box).decode()}
     return sealed
@@ -204,6 +201,24 @@ def unseal(state: dict[str, Any], key: bytes | None, *, in_place: bool = False) 
     for path in paths:
         opened = with_path(opened, path.split("."), values[path])
     return opened
+
+
+def _copy_containers(state: dict[str, Any], parts: list[str], copied: set[str]) -> None:
+    """Copy, once each, the containers on the way to a path's leaf, so setting the leaf
+    leaves the caller's own containers as they were."""
+    holder: Any = state
+    prefix = ""
+    for part in parts[:-1]:
+        prefix = f"{prefix}.{part}"
+        child = holder[int(part)] if isinstance(holder, list) else holder[part]
+        if prefix not in copied:
+            child = list(child) if isinstance(child, list) else dict(child)
+            if isinstance(holder, list):
+                holder[int(part)] = child
+            else:
+                holder[part] = child
+            copied.add(prefix)
+        holder = child
 
 
 def set_in_place(state: Any, parts: list[str], value: Any) -> None:
