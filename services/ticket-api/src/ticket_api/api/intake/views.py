@@ -51,7 +51,7 @@ class IntakeOut(BaseModel):
         422: {
             "description": "Empty, or past a limit (`email-too-complex`); nothing was stored",
             "content": {"application/problem+json": {}},
-        }
+        },
     },
     openapi_extra={
         "requestBody": {
