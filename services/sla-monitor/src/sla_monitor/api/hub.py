@@ -150,6 +150,8 @@ class ClockHub:
         """Set once the hub knows what was stored when it started (or it stopped)."""
         self.horizon: datetime | None = None
         """Rows older than this are no longer polled (the cursor less the overlap)."""
+        self.sent: dict[Key, tuple[int, str, datetime]] = {}
+        """What was announced (or stored before the hub started), inside the horizon."""
 
     @classmethod
     def of(cls, app: FastAPI) -> ClockHub:
@@ -166,6 +168,11 @@ class ClockHub:
             self.ready.clear()
             self.task = asyncio.create_task(self.run(), name="sla-clock-hub")
         return subscription
+
+    def announced(self, change: Change) -> bool:
+        """Whether the hub has announced this version of the clock (or knew it already)."""
+        held = self.sent.get((change.ticket_id, change.metric))
+        return held is not None and held[:2] == change.mark
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self.subscribers.discard(subscription)
@@ -187,13 +194,14 @@ class ClockHub:
             self.subscribers.clear()
         finally:
             self.horizon = None
+            self.sent = {}
             self.ready.set()
 
     async def _poll_while_listened(self) -> None:
         reader, settings = self.reader, self.reader.settings
         overlap = timedelta(seconds=settings.stream_overlap_seconds)
         cursor = checked = reader.clock.now()
-        sent: dict[Key, tuple[int, str, datetime]] = {}
+        sent = self.sent = {}
         known = Where(("as_of > {}", cursor - overlap))
         async with reader.db().acquire() as conn:
             for row in await conn.fetch(queries.CHANGED.format(where=known.sql()), *known.args):
@@ -297,14 +305,14 @@ async def listen(
     subscription = hub.subscribe(policy, tenants, start - overlap)
     try:
         # Rows already stored after ``start`` come from the database. Those the hub may still
-        # announce (inside its horizon) are remembered until it has passed them.
+        # announce (inside its horizon, not announced yet) are remembered until it passed them.
         seen: dict[Key, tuple[Mark, datetime]] = {}
         await hub.ready.wait()
         yield f"retry: 2000\n: since {start.isoformat()}\n\n"
         async for page in catch_up(hub, start, policy, tenants):
             horizon = hub.horizon
             for change in page:
-                if horizon is None or change.as_of > horizon:
+                if (horizon is None or change.as_of > horizon) and not hub.announced(change):
                     seen[(change.ticket_id, change.metric)] = change.mark, change.as_of
             yield page
         quiet_since = time.monotonic()
