@@ -47,8 +47,9 @@ class Settings(PostgresSettings):
     late with an earlier event time is still sent; repeats are filtered out."""
     page_size_cap: int = 200
     board_secret: SecretStr | None = None
-    """Signs the board's session and CSRF cookies (HMAC-SHA256). Unset, a random key per
-    process: sessions live in the process anyway (ADR 0021), so nothing is lost but restarts."""
+    """Signs the board's sign-in CSRF cookie (HMAC-SHA256). Unset, a random key per process: a
+    sign-in form opened before a restart or on another replica is refused once. Sessions live
+    in the database (ADR 0021) and need no secret."""
     board_cookie_secure: bool = False
     """Mark the board's cookies ``Secure`` (production, behind HTTPS); off for make run."""
     board_session_hours: float = 12.0
