@@ -37,6 +37,7 @@ from receivers import SmtpSink
 
 from notifier.main import create_app as notifier_app
 from notifier.settings import Settings as NotifierSettings
+from servicekit import personal_data
 from servicekit.clock import ManualClock
 from servicekit.web import Introspection
 from sla_monitor.main import create_app as sla_monitor_app
@@ -200,6 +201,9 @@ def world(
     sink.refuse.add("cliente@beta.example")
     try:
         with ExitStack() as stack:
+            # sealed personal data is opened with keys from this ticket-api, in process
+            personal_data.IN_PROCESS["http://ticket-api"] = httpx2.ASGITransport(app=tickets)
+            stack.callback(personal_data.IN_PROCESS.pop, "http://ticket-api", None)
             ticket_api = stack.enter_context(TestClient(tickets))
             sla = stack.enter_context(
                 TestClient(
@@ -207,6 +211,7 @@ def world(
                         SlaSettings(
                             policies_dir=POLICIES,
                             nats_url=nats_server.url,
+                            ticket_api_url="http://ticket-api",  # data keys (ADR 23)
                             timer_poll_seconds=0.05,
                             stream_poll_seconds=0.05,
                             stream_keepalive_seconds=0.2,
@@ -223,6 +228,7 @@ def world(
                         NotifierSettings(
                             policies_dir=POLICIES,
                             nats_url=nats_server.url,
+                            ticket_api_url="http://ticket-api",  # data keys (ADR 23)
                             smtp_port=sink.port,
                             dispatch_poll_seconds=0.05,
                             **db,
