@@ -20,7 +20,8 @@ def exposed_metric_names() -> set[str]:
     """What the code's OpenTelemetry instruments are called in Prometheus."""
     names = {"http_server_request_duration_seconds_count",
              "http_server_request_duration_seconds_bucket"}  # fmt: skip
-    for path in [*ROOT.glob("services/*/src/**/*.py"), *ROOT.glob("contracts/src/**/*.py")]:
+    sources = ("services/*/src/**/*.py", "servicekit/src/**/*.py", "contracts/src/**/*.py")
+    for path in (p for pattern in sources for p in ROOT.glob(pattern)):
         for kind, name, _, unit in INSTRUMENT.findall(path.read_text(encoding="utf-8")):
             base = name.replace(".", "_")
             if kind == "counter":
