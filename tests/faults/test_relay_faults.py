@@ -103,11 +103,14 @@ def run(coro: Awaitable[T]) -> T:
 def test_an_event_stored_before_the_contract_refused_it_is_parked_and_the_rest_flows(
     desk: TicketDesk, nats_server: NatsServer, tmp_path: Path
 ) -> None:
-    # History written before the check existed: a title holding NUL, saved past the contract
-    # check (straight through the library), between two good tickets.
+    # History written before the check existed: an agent's name holding NUL, saved past the
+    # contract check (straight through the library), between two good tickets. (A field in
+    # clear: personal fields travel sealed, and the relay publishes their box unopened.)
     first = open_ticket(desk)
     poisoned = desk.ticket(open_ticket(desk))
-    poisoned.add_note(body="Revisando\x00", by=AGENT, at=poisoned.modified_on)
+    poisoned.assign(
+        agent_id="agent-lucia", agent_name="Lucía\x00", by=AGENT, at=poisoned.modified_on
+    )
     with pytest.raises(Unpublishable):
         wire_event(poisoned.pending_events[0], tenant="acme", policy="bitam")  # type: ignore[arg-type]
     Application.save(desk, poisoned)
@@ -122,7 +125,7 @@ def test_an_event_stored_before_the_contract_refused_it_is_parked_and_the_rest_f
         assert ids == [f"{first}:1", f"{poisoned.id}:1", f"{last}:1"]
         (parked,) = relay.parked.waiting()
         assert (parked.ticket_id, parked.ticket_version) == (str(poisoned.id), 2)
-        assert "body" in parked.reason
+        assert "agent_name" in parked.reason
         assert relay.parked_count() == 1
         assert relay.status() == "publishing"  # parked, not stalled: the relay went on
         # Asked to republish while the cause is not fixed, it stays parked, saying why.
