@@ -20,6 +20,7 @@ from e2e_system import MEXICO, POLICIES, System, running_system
 from fastapi.testclient import TestClient
 from nats_server import NatsServer
 
+from servicekit import personal_data
 from servicekit.clock import ManualClock
 from servicekit.simclock import set_shared_time
 from sla_monitor.commands import TicketApiCommands
@@ -165,7 +166,10 @@ def test_btw_closes_a_case_on_the_fourth_unanswered_attempt(system: System) -> N
 
 
 def test_with_the_shared_simulated_clock_advancing_time_escalates_across_services(
-    nats_server: NatsServer, postgres_env: dict[str, str], tmp_path: Path
+    nats_server: NatsServer,
+    postgres_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The operator's command sets the starting instant; both services read it through NATS.
     monday = datetime(2026, 11, 23, 9, tzinfo=MEXICO)
@@ -184,6 +188,7 @@ def test_with_the_shared_simulated_clock_advancing_time_escalates_across_service
         SlaSettings(
             policies_dir=POLICIES,
             nats_url=nats_server.url,
+            ticket_api_url="http://t",  # data keys (ADR 23), through IN_PROCESS
             timer_poll_seconds=0.05,
             simulated_clock=True,
             postgres_host=postgres_env["POSTGRES_HOST"],
@@ -197,6 +202,7 @@ def test_with_the_shared_simulated_clock_advancing_time_escalates_across_service
             "dev-service",
         ),
     )
+    monkeypatch.setitem(personal_data.IN_PROCESS, "http://t", httpx2.ASGITransport(app=tickets))
     with TestClient(tickets) as ticket_api, TestClient(sla) as sla_monitor:
         system = System(ManualClock(monday), ticket_api, sla_monitor)
         ticket = ticket_api.post(
