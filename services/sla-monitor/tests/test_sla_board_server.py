@@ -416,3 +416,32 @@ def test_signing_out_ends_the_session_for_every_replica(postgres_env: dict[str, 
         assert one.post("/board/sign-out", data={"csrf": csrf}).status_code == 303
         assert other.get("/board").status_code == 303
     assert run(stored_sessions(postgres_env)) == []
+
+
+def test_a_change_the_hub_announced_while_a_connection_caught_up_is_sent_once(
+    postgres_env: dict[str, str],
+) -> None:
+    async def scenario() -> None:
+        settings = settings_for(postgres_env)
+        reader = SlaReader(settings, POLICIES, ManualClock(MONDAY_0900))
+        reader.pool = await asyncpg.create_pool(**settings.pool_kwargs())
+        await store(postgres_env, [])  # the tables
+        hub = ClockHub(reader)
+        stream = listen(hub, MONDAY_0900, policy=None, scope=everyone)
+        try:
+            assert (await anext(stream)).startswith("retry: 2000")  # subscribed, not caught up
+            await opened_now(postgres_env, "acme", 31, MONDAY_0900 + timedelta(minutes=1))
+            while hub.polls == 0 or not hub.sent:  # the hub announced it to the queue
+                await asyncio.sleep(0.01)
+            # The catch-up now reads the same rows from the database: sent once, not twice.
+            caught = await anext(stream)
+            assert isinstance(caught, list) and len(caught) == 4
+            await opened_now(postgres_env, "acme", 32, MONDAY_0900 + timedelta(minutes=2))
+            pushed, _ = await next_changes(stream, 4)
+            keys = [(c.ticket_id, c.metric) for c in [*caught, *pushed]]
+            assert len(keys) == len(set(keys)) == 8
+        finally:
+            await stream.aclose()
+            await reader.pool.close()
+
+    run(asyncio.wait_for(scenario(), 60))  # a bound on a hang, not a speed

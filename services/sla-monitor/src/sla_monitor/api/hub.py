@@ -93,6 +93,8 @@ class Subscription:
     tenants: Scope
     since: datetime
     limit: int
+    joined: int = 0
+    """The hub's polls already published when this connection subscribed."""
     pending: deque[Change] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     dropped: bool = False
@@ -150,8 +152,11 @@ class ClockHub:
         """Set once the hub knows what was stored when it started (or it stopped)."""
         self.horizon: datetime | None = None
         """Rows older than this are no longer polled (the cursor less the overlap)."""
-        self.sent: dict[Key, tuple[int, str, datetime]] = {}
-        """What was announced (or stored before the hub started), inside the horizon."""
+        self.sent: dict[Key, tuple[int, str, datetime, int]] = {}
+        """What was announced (or stored before the hub started, poll 0) inside the horizon:
+        version, status, event time and the poll that announced it."""
+        self.polls = 0
+        """Polls published so far."""
 
     @classmethod
     def of(cls, app: FastAPI) -> ClockHub:
@@ -162,17 +167,18 @@ class ClockHub:
         return hub
 
     def subscribe(self, policy: str | None, tenants: Scope, since: datetime) -> Subscription:
-        subscription = Subscription(policy, tenants, since, self.limit)
+        subscription = Subscription(policy, tenants, since, self.limit, self.polls)
         self.subscribers.add(subscription)
         if self.task is None or self.task.done():
             self.ready.clear()
             self.task = asyncio.create_task(self.run(), name="sla-clock-hub")
         return subscription
 
-    def announced(self, change: Change) -> bool:
-        """Whether the hub has announced this version of the clock (or knew it already)."""
+    def announced_before(self, change: Change, subscription: Subscription) -> bool:
+        """Whether the hub announced this version of the clock (or knew it already) before the
+        connection subscribed: then it is not in its queue, and never will be."""
         held = self.sent.get((change.ticket_id, change.metric))
-        return held is not None and held[:2] == change.mark
+        return held is not None and held[:2] == change.mark and held[3] <= subscription.joined
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self.subscribers.discard(subscription)
@@ -202,6 +208,7 @@ class ClockHub:
         overlap = timedelta(seconds=settings.stream_overlap_seconds)
         cursor = checked = reader.clock.now()
         sent = self.sent = {}
+        self.polls = 0
         known = Where(("as_of > {}", cursor - overlap))
         async with reader.db().acquire() as conn:
             for row in await conn.fetch(queries.CHANGED.format(where=known.sql()), *known.args):
@@ -210,6 +217,7 @@ class ClockHub:
                         row["ticket_version"],
                         row["status"],
                         row["as_of"],
+                        0,
                     )
         self.horizon = cursor - overlap
         self.ready.set()
@@ -227,6 +235,7 @@ class ClockHub:
                     else []
                 )
             changes: list[Change] = []
+            poll = self.polls + 1  # from here to publish(), nothing awaits
             for row in rows:
                 key, mark = (
                     (row["ticket_id"], row["metric"]),
@@ -235,7 +244,7 @@ class ClockHub:
                 held = sent.get(key)
                 if held is not None and held[:2] == mark:
                     continue
-                sent[key] = (*mark, row["as_of"])
+                sent[key] = (*mark, row["as_of"], poll)
                 cursor = max(cursor, row["as_of"])
                 changes.append(change_of(reader, row, now, "written", cursor.isoformat()))
             for row in crossed:
@@ -245,6 +254,7 @@ class ClockHub:
             self.horizon = cursor - overlap
             for key in [k for k, v in sent.items() if v[2] <= self.horizon]:
                 del sent[key]
+            self.polls = poll
             if changes:
                 self.publish(changes)
             del changes
@@ -312,7 +322,9 @@ async def listen(
         async for page in catch_up(hub, start, policy, tenants):
             horizon = hub.horizon
             for change in page:
-                if (horizon is None or change.as_of > horizon) and not hub.announced(change):
+                if (horizon is None or change.as_of > horizon) and not hub.announced_before(
+                    change, subscription
+                ):
                     seen[(change.ticket_id, change.metric)] = change.mark, change.as_of
             yield page
         quiet_since = time.monotonic()
