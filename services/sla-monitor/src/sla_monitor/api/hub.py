@@ -170,7 +170,7 @@ class ClockHub:
         subscription = Subscription(policy, tenants, since, self.limit, self.polls)
         self.subscribers.add(subscription)
         if self.task is None or self.task.done():
-            self.ready.clear()
+            self.ready = asyncio.Event()  # of this event loop (an app may be served again)
             self.task = asyncio.create_task(self.run(), name="sla-clock-hub")
         return subscription
 
