@@ -10,6 +10,9 @@ business time left, running or paused, met ones aside. Two sources give the same
   modality, read from the stored event beside the row (one index lookup per ticket);
 - **as of an instant**, by replaying each ticket's stored events up to that instant
   (``projection.replay``): what the board showed then, whatever happened since.
+
+Why one module past ~350 lines: both sources must rank rows by the same key and build the same
+row, and the first page's early stop depends on that key; kept together so the two cannot drift.
 """
 
 from __future__ import annotations
