@@ -12,47 +12,17 @@ or raise.
 from __future__ import annotations
 
 import importlib
-import json
-import socket
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
+from generated_clients import generate_client
+from generated_clients import served as on_a_socket
 
 from conftest import BTW_INTAKE, KEYS, POLICIES
 from ticket_api.main import create_app
 from ticket_api.settings import Settings
-
-
-def generate_client(document: dict[str, Any], where: Path, package: str) -> Any:
-    """Generate a client package from ``document`` under ``where`` and import it."""
-    spec = where / "openapi.json"
-    spec.write_text(json.dumps(document))
-    cli = Path(sys.executable).parent / "openapi-python-client"
-    command = ["generate", "--path", str(spec), "--meta", "none"]
-    subprocess.run(
-        [str(cli), *command, "--output-path", str(where / package)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    sys.path.insert(0, str(where))
-    try:
-        return importlib.import_module(package)
-    finally:
-        sys.path.remove(str(where))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -66,19 +36,8 @@ def served(tmp_path: Path) -> Iterator[tuple[Any, str]]:
         rate_limit="20/minute",
     )
     app = create_app(settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield app, f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with on_a_socket(app) as url:
+        yield app, url
 
 
 def test_a_client_generated_from_the_document_handles_success_and_every_error(
