@@ -1,5 +1,8 @@
 """Business time: when a support desk is open, and deadlines measured only in open time.
 
+long: one class and its integer-microsecond helpers are one algorithm (unroll open spans,
+add and measure open time); split, the daylight-saving argument below would span modules.
+
 Every SLA promise in the seed policies ("1 business hour", "72 business hours", "10 business
 days") is a duration of *open* time on a calendar: a time zone, weekly opening windows (split
 shifts, different hours per weekday, ``24:00``), and closed days (official holidays plus the
@@ -18,9 +21,6 @@ How it stays correct across daylight-saving changes
     The unrolling walks spans of constant UTC offset, within which local time is a plain shift
     of UTC time, so a skipped hour is never open and a repeated hour is open twice when a
     window covers it, exactly as a person reading the office clock would count.
-
-long: one class and its integer-microsecond helpers are one algorithm (unroll open spans,
-add and measure open time); split, the daylight-saving argument above would span modules.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """The OpenAPI document each service publishes, made to tell the truth about the wire.
 
+long: each rewrite (security, problems, headers, examples, paging, operation ids) walks the same
+operations of the same document and several read what another added; one pass over one document,
+in one place, keeps their order evident.
+
 FastAPI describes what it can see: routes, parameters, bodies. Clients also rely on what it
 cannot see, because it happens in dependencies, middleware and exception handlers: which
 operations need a credential (and which kinds: a bearer key or token, or ``X-API-Key``), that
@@ -8,10 +12,6 @@ for 422, which the services never send), and the headers that come with answers 
 ``Location``, ``Retry-After``, the rate-limit fields). ``publish`` rewrites the generated document
 once, from the routes themselves, so a generated client or a conformance fuzzer gets the
 contract the runtime keeps and no view has to repeat it.
-
-Why one module past ~350 lines: each rewrite (security, problems, headers, examples, paging,
-operation ids) walks the same operations of the same document and several read what another
-added; one pass over one document, in one place, keeps their order evident.
 """
 
 from __future__ import annotations

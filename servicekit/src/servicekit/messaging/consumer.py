@@ -1,5 +1,9 @@
 """The consumer toolkit: a durable JetStream pull consumer that handles each event exactly once.
 
+long: reconciling the durable, fetching, the batch with its one-by-one fallback, backoff and
+dead letters are one state machine over the same messages, and its guarantees are read in one
+place.
+
 sla-monitor and notifier both consume the event streams the same careful way:
 
 - a durable pull consumer, whose configuration is *reconciled* at start-up (nats-py silently
@@ -19,9 +23,6 @@ sla-monitor and notifier both consume the event streams the same careful way:
 
 Bookkeeping lives in PostgreSQL through asyncpg (``PostgresInbox``).
 The inbox (``servicekit.messaging.inbox``) keeps the records; this module is the loop.
-Why the loop stays one module past ~350 lines: reconciling the durable, fetching, the batch
-with its one-by-one fallback, backoff and dead letters are one state machine over the same
-messages, and its guarantees are read in one place.
 """
 
 from __future__ import annotations

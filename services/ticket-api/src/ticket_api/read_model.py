@@ -1,5 +1,9 @@
 """The ticket list: a read model for searching tickets, projected from the notification log.
 
+long: following the log, building a row and indexing its text are one transaction's work on one
+table, written for two SQL dialects; split, each half would need the other's private column
+list.
+
 The event store's notification log (the library's gap-free global sequence) is followed from a
 stored position; each batch of tickets is upserted and the position advanced in one database
 transaction, so the list is never ahead of or behind what it says it has read, and a crash
@@ -16,10 +20,6 @@ replies, the customer's replies, requests for information, resolution summaries)
 internal: internal notes and replies are never indexed, so no search (a customer's or anyone
 else's) can match them. PostgreSQL keeps the terms in a ``tsvector`` column with a GIN index;
 SQLite in an FTS5 table (``porter unicode61 remove_diacritics 2``).
-
-Why one module past ~350 lines: following the log, building a row and indexing its text are
-one transaction's work on one table, written for two SQL dialects; split, each half would need
-the other's private column list.
 """
 
 from __future__ import annotations

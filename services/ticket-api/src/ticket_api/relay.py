@@ -1,5 +1,9 @@
 """The outbox relay: the event store's notification log, published to NATS JetStream.
 
+long: reading a batch, publishing it within a deadline, parking what cannot go and moving the
+position are one transaction's story; split apart, the exactly-once argument would have to be
+pieced together from several files (the parked events' own store is in ``parked_events.py``).
+
 The log is the outbox — an event is committed once, with the ticket, and the relay publishes it
 afterwards, so a write never waits on NATS and NATS being down never loses an event:
 
@@ -19,10 +23,6 @@ afterwards, so a write never waits on NATS and NATS being down never loses an ev
   event never holds back the others;
 - progress is watched: with a backlog and no progress for ``stall_after`` seconds the relay
   reports ``stalled`` (``/readyz``, the ``supportdesk.relay.seconds_since_progress`` metric).
-
-long: reading a batch, publishing it within a deadline, parking what cannot go and moving the
-position are one transaction's story; split apart, the exactly-once argument would have to be
-pieced together from several files (the parked events' own store is in ``parked_events.py``).
 """
 
 from __future__ import annotations

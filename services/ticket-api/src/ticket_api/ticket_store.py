@@ -1,5 +1,8 @@
 """The event store as the ticket desk uses it: every write checked, atomic and safe to retry.
 
+long: the checks, idempotency, optimistic concurrency, case numbers and sealing all wrap
+the one save every use case goes through; split, the atomicity of that save would span modules.
+
 ``TicketStore`` is the library's ``Application`` with the guarantees every use case relies on,
 so that ``TicketDesk`` (application.py) holds only what the desk does:
 

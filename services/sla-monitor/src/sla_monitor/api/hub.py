@@ -1,5 +1,9 @@
 """One reader of clock changes per process, fanned out to every stream connection.
 
+long: polling, remembering what was announced, catching a late joiner up from the database
+and fanning out to bounded queues share one state (the hub's last position and its changes);
+split, the rule that no connection misses or repeats a change would span modules.
+
 Each connection of ``/v1/sla/stream`` and of the board's stream used to poll the clock rows
 itself and keep its own map of what it had sent: after 10,000 tickets changed at once, one
 connection held about 68 MiB (the rows of a poll, their messages and the map). Now a

@@ -1,5 +1,8 @@
 """The live queue: open tickets by the business time their most urgent clock has left.
 
+long: both sources must rank rows by the same key and build the same row, and the first page's
+early stop depends on that key; kept together so the two cannot drift.
+
 A ticket waits on several clocks (first response, resolution, update); a supervisor asks
 "which promise breaks first", so each ticket is one row holding its clock with the least
 business time left, running or paused, met ones aside. Two sources give the same rows:
@@ -10,9 +13,6 @@ business time left, running or paused, met ones aside. Two sources give the same
   modality, read from the stored event beside the row (one index lookup per ticket);
 - **as of an instant**, by replaying each ticket's stored events up to that instant
   (``projection.replay``): what the board showed then, whatever happened since.
-
-Why one module past ~350 lines: both sources must rank rows by the same key and build the same
-row, and the first page's early stop depends on that key; kept together so the two cannot drift.
 """
 
 from __future__ import annotations
