@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
-import uvicorn
+from generated_clients import served
 from introspection import DEV_DIRECTORY, dev_introspection
 from test_sla_api import (
     AGENT_ACTOR,
@@ -112,13 +111,6 @@ class Site:
         self.browser.save_screenshot(str(SHOTS / f"board-{name}.png"))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def site(postgres_env: dict[str, str]) -> Iterator[Site]:
     from selenium import webdriver
@@ -128,23 +120,15 @@ def site(postgres_env: dict[str, str]) -> Iterator[Site]:
     app = create_app(
         settings_for(postgres_env), clock=clock, principals=dev_introspection(DIRECTORY)
     )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM or ""
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,800"):
         options.add_argument(flag)
-    browser = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    try:
-        yield Site(f"http://127.0.0.1:{port}", clock, postgres_env, browser)
-    finally:
-        browser.quit()
-        server.should_exit = True
-        thread.join(10)
+    with ExitStack() as stack:
+        url = stack.enter_context(served(app))
+        browser = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+        stack.callback(browser.quit)
+        yield Site(url, clock, postgres_env, browser)
 
 
 def project(site: Site, tenant: str, ticket: UUID, story: list[Any], first: int = 1) -> None:
