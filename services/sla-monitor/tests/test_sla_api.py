@@ -110,8 +110,9 @@ Story = list[tuple[EventPayload, datetime]]
 async def seed(
     env: dict[str, str], tenant: str, ticket: UUID, story: Story, *, first_version: int = 1
 ) -> None:
-    """Store a ticket's events (from ``first_version`` on) as the projection does, then
-    project them."""
+    """Store a ticket's events (from ``first_version`` on) and project them in one
+    transaction, as the consumer does: a reader never sees a ticket's clocks without its
+    names."""
     conn = await asyncpg.connect(
         host=env["POSTGRES_HOST"],
         port=int(env["POSTGRES_PORT"]),
@@ -121,17 +122,18 @@ async def seed(
     )
     try:
         await SlaProjection.setup(conn)
-        for version, (payload, at) in enumerate(story, start=first_version):
-            await conn.execute(
-                "INSERT INTO sla_ticket_events VALUES ($1, $2, $3, $4, $5, 'bitam', $6)",
-                ticket,
-                version,
-                payload.event_name,
-                json.dumps(payload.model_dump(mode="json")),
-                at,
-                tenant,
-            )
-        await SlaProjection(POLICIES).refresh(conn, ticket)
+        async with conn.transaction():
+            for version, (payload, at) in enumerate(story, start=first_version):
+                await conn.execute(
+                    "INSERT INTO sla_ticket_events VALUES ($1, $2, $3, $4, $5, 'bitam', $6)",
+                    ticket,
+                    version,
+                    payload.event_name,
+                    json.dumps(payload.model_dump(mode="json")),
+                    at,
+                    tenant,
+                )
+            await SlaProjection(POLICIES).refresh(conn, ticket)
     finally:
         await conn.close()
 

@@ -9,7 +9,6 @@ Without a Chromium and its driver the tests skip, saying so.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-import asyncpg
 import pytest
 from generated_clients import served
 from introspection import DEV_DIRECTORY, dev_introspection
@@ -28,10 +26,10 @@ from test_sla_api import (
     AGENT_ACTOR,
     CUSTOMER_ACTOR,
     MEXICO,
-    POLICIES,
     opened,
     replied,
     run,
+    seed,
     settings_for,
 )
 
@@ -39,7 +37,6 @@ from contracts.events import ticket as te
 from servicekit.clock import ManualClock
 from servicekit.web import PrincipalInfo
 from sla_monitor.main import create_app
-from sla_monitor.projection import SlaProjection
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -134,35 +131,7 @@ def site(postgres_env: dict[str, str]) -> Iterator[Site]:
 def project(site: Site, tenant: str, ticket: UUID, story: list[Any], first: int = 1) -> None:
     """Store and project events in one transaction, as the consumer does: the stream never
     sees a ticket's clocks without its names."""
-    run(projected(site.env, tenant, ticket, story, first))
-
-
-async def projected(
-    env: dict[str, str], tenant: str, ticket: UUID, story: list[Any], first: int
-) -> None:
-    conn = await asyncpg.connect(
-        host=env["POSTGRES_HOST"],
-        port=int(env["POSTGRES_PORT"]),
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"],
-        database=env["POSTGRES_DBNAME"],
-    )
-    try:
-        await SlaProjection.setup(conn)
-        async with conn.transaction():
-            for version, (payload, at) in enumerate(story, start=first):
-                await conn.execute(
-                    "INSERT INTO sla_ticket_events VALUES ($1, $2, $3, $4, $5, 'bitam', $6)",
-                    ticket,
-                    version,
-                    payload.event_name,
-                    json.dumps(payload.model_dump(mode="json")),
-                    at,
-                    tenant,
-                )
-            await SlaProjection(POLICIES).refresh(conn, ticket)
-    finally:
-        await conn.close()
+    run(seed(site.env, tenant, ticket, story, first_version=first))
 
 
 def test_the_live_queue_counts_down_pauses_breaches_and_remembers(site: Site) -> None:
