@@ -279,8 +279,9 @@ def _document(
     schemas.update(schema.pop("$defs", {}))
     schemas["Problem"] = schema
     components["securitySchemes"] = SECURITY_SCHEMES
-    from servicekit.paging import rejects_unknown_parameters  # servicekit.web imports us
+    from servicekit.paging import reject_unknown_parameters  # servicekit.web imports us
 
+    strict: set[Callable[..., Any]] = {reject_unknown_parameters}
     seen: dict[str, str] = {}
     # Routers are included lazily (FastAPI's route contexts): each context reads like the
     # APIRoute it stands for, with the including router's prefix and dependencies.
@@ -298,10 +299,7 @@ def _document(
             seen[operation_id] = f"{method} {route.path_format}"
             operation["operationId"] = operation_id
             _describe(operation, _needs(route.dependant, authenticated), always, with_body)
-            _paging(
-                operation,
-                strict=any(rejects_unknown_parameters(d.call) for d in _all(route.dependant)),
-            )
+            _paging(operation, strict=_needs(route.dependant, strict))
             for status, declared in route.responses.items():  # FastAPI dropped their nulls
                 for media, spec in declared.get("content", {}).items():
                     if "example" in spec:

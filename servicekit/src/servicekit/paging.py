@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
@@ -100,26 +99,11 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-def parameter_guard(
-    unsupported: Mapping[str, tuple[str, str]] | None = None,
-) -> Callable[[Request], None]:
-    """A dependency refusing, with a 400, the first query parameter the route does not declare.
-
-    ``unsupported`` names parameters clients ask for that the API deliberately does not offer,
-    each with its reason (English, Spanish): those are a 400 ``unsupported-parameter`` saying
-    where to go instead; any other is ``unknown-parameter`` listing the accepted ones.
-    ``openapi.publish`` recognises the guard on a route and documents its 400.
-    """
-    reasons = dict(unsupported or {})
-
-    def reject_unknown_parameters(request: Request) -> None:
-        accepted = declared_parameters(request.scope["route"])
-        for name in request.query_params:
-            if name in accepted:
-                continue
-            if name in reasons:
-                en, es = reasons[name]
-                raise Problem(400, "unsupported-parameter", en=en, es=es, field=name)
+def reject_unknown_parameters(request: Request) -> None:
+    """400 ``unknown-parameter`` naming the first query parameter the route does not declare."""
+    accepted = declared_parameters(request.scope["route"])
+    for name in request.query_params:
+        if name not in accepted:
             listed = ", ".join(sorted(accepted)) or "-"
             raise Problem(
                 400,
@@ -129,18 +113,6 @@ def parameter_guard(
                 field=name,
             )
 
-    _GUARDS.add(reject_unknown_parameters)
-    return reject_unknown_parameters
 
-
-_GUARDS: set[Callable[[Request], None]] = set()
-
-
-def rejects_unknown_parameters(call: Callable[..., Any] | None) -> bool:
-    """Whether a dependency is a ``parameter_guard`` (for the OpenAPI document)."""
-    return call in _GUARDS
-
-
-reject_unknown_parameters = parameter_guard()
 KnownParameters = Depends(reject_unknown_parameters)
 """For a router's or a route's ``dependencies=``; ``openapi.publish`` declares its 400."""

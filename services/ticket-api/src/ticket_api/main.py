@@ -36,6 +36,7 @@ from ticket_api.api.principals import Authenticator, RateLimitHeaders, current_p
 from ticket_api.api.tickets.views import router as tickets_router
 from ticket_api.application import TicketDesk
 from ticket_api.attachments import AttachmentStore
+from ticket_api.breaches import BreachFollower
 from ticket_api.dev_seed import seed_development_directory
 from ticket_api.directory import Directory
 from ticket_api.email_intake import EmailIntake
@@ -83,10 +84,13 @@ def create_app(
     async def start(stack: AsyncExitStack) -> None:
         stack.callback(desk.close)
         stack.callback(ticket_list.close)
+        background = Background()
+        stack.push_async_callback(background.stop)
         if relay is not None:
-            background = Background()
-            stack.push_async_callback(background.stop)
             background.run(relay, relay.run(), "outbox-relay")
+        if settings.nats_url:  # sla-monitor's breaches, for the ticket list's filter
+            breaches = BreachFollower(ticket_list.breaches, settings.nats_url, _streams(settings))
+            background.run(breaches, breaches.run(), "sla-breaches")
         if settings.smtp_intake_port:
             smtp = SmtpIntake(
                 intake,
@@ -166,12 +170,17 @@ def _relay(settings: Settings, desk: TicketDesk, environ: dict[str, str]) -> Out
         lease = PostgresLease(settings.event_store_env(environ))
     else:
         lease = FileLease(settings.data_dir / "outbox-relay.lock")
-    streams = StreamSettings(
+    relay_settings = RelaySettings(nats_url=settings.nats_url, streams=_streams(settings))
+    return OutboxRelay(desk, lease, relay_settings)
+
+
+def _streams(settings: Settings) -> StreamSettings:
+    """How the streams are kept, as configured (the relay and the breach follower agree)."""
+    return StreamSettings(
         replicas=settings.stream_replicas,
         max_age=timedelta(days=settings.stream_max_age_days),
         duplicate_window=timedelta(minutes=settings.stream_duplicate_window_minutes),
     )
-    return OutboxRelay(desk, lease, RelaySettings(nats_url=settings.nats_url, streams=streams))
 
 
 def _limit_body_size(app: FastAPI, default_limit: int, limits: dict[str, int]) -> None:

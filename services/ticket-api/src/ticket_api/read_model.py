@@ -34,6 +34,7 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from ticket_api.application import TicketDesk
+from ticket_api.breaches import TicketBreaches
 from ticket_api.domain.ticket import Ticket
 from ticket_api.list_order import DEFAULT_SORT, ORDERS, InvalidCursor
 from ticket_api.log_position import Dialect, LogPosition
@@ -81,6 +82,8 @@ class TicketFilter:
     created_before: datetime | None = None
     contact: str | None = None
     text: Query | None = None
+    breached: bool | None = None
+    """Tickets with (True) or without (False) an SLA breach sla-monitor announced (``breaches``)."""
     tenants: tuple[str, ...] | None = None
     """Only these tenants' tickets (the caller's scope); None: every tenant."""
 
@@ -103,6 +106,8 @@ class TicketList:
         self._lock = threading.Lock()
         self.position = LogPosition(self.dialect, POSITION_NAME)
         self._create_tables()
+        self.breaches = TicketBreaches(self.datastore)
+        """Which tickets breached (``breached`` filter), fed by ``breaches.BreachFollower``."""
         self._pending = threading.Event()
         self._closing = False
         self._worker: threading.Thread | None = None
@@ -321,6 +326,11 @@ class TicketList:
             if moment is not None:
                 clauses.append(clause)
                 params[name] = self._time(moment)
+        if where.breached is not None:
+            clauses.append(
+                ("" if where.breached else "NOT ")
+                + "EXISTS (SELECT 1 FROM ticket_sla_breaches b WHERE b.ticket_id = ticket_list.id)"
+            )
         if where.text is not None:
             if self.postgres:
                 clauses.append("search @@ to_tsquery('english', :text)")

@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from servicekit.openapi import problems, with_headers
+from servicekit.paging import KnownParameters
 from ticket_api.api.directory import models as m
-from ticket_api.api.parameters import KnownParameters
 from ticket_api.api.principals import STAFF, CurrentPrincipal, Principal
 from ticket_api.api.problems import Problem
 from ticket_api.api.tickets.models import Slug

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from servicekit.openapi import problems
+from servicekit.paging import KnownParameters
 from ticket_api.api import examples as ex
-from ticket_api.api.parameters import KnownParameters
 from ticket_api.api.principals import CurrentPrincipal
 from ticket_api.api.problems import Problem
 from ticket_api.parked_events import ParkedEvents

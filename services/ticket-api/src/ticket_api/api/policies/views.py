@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 
 from contracts.policy import SupportPolicy
 from servicekit.openapi import problems
+from servicekit.paging import KnownParameters
 from ticket_api.api import examples as ex
-from ticket_api.api.parameters import KnownParameters
 from ticket_api.api.principals import CurrentPrincipal
 from ticket_api.api.problems import Problem
 

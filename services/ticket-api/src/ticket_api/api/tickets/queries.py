@@ -15,9 +15,8 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
 from servicekit.openapi import problems, with_headers
-from servicekit.paging import link_next
+from servicekit.paging import KnownParameters, link_next
 from ticket_api.api import examples as ex
-from ticket_api.api.parameters import KnownParameters
 from ticket_api.api.principals import CurrentPrincipal
 from ticket_api.api.problems import Problem
 from ticket_api.api.tickets import models as m
@@ -75,6 +74,14 @@ def search_tickets(
         str | None, Query(max_length=300, description="The requester's contact id.")
     ] = None,
     level: Annotated[int | None, Query(ge=1, le=9)] = None,
+    breached: Annotated[
+        bool | None,
+        Query(
+            description="`true`: tickets with an SLA clock sla-monitor announced as breached "
+            "(any metric, any cycle); `false`: tickets without one.",
+            examples=[True],
+        ),
+    ] = None,
     updated_since: TimeFilter = None,
     created_since: TimeFilter = None,
     created_before: TimeFilter = None,
@@ -128,6 +135,7 @@ def search_tickets(
             created_before=created_before,
             contact=contact,
             text=text,
+            breached=breached,
             tenants=None if principal.sees_all else principal.tenants,
         ),
         limit=limit,
